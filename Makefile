@@ -1,0 +1,42 @@
+# SPDX-License-Identifier: GPL-2.0
+# npa: out-of-tree build against Debian's headers for the lab kernel.
+include tools/lab/versions.env
+
+KDIR ?= /lib/modules/$(KVER)/build
+KSRC ?= /usr/src/$(KSRCPKG)
+CHECKPATCH = $(KSRC)/scripts/checkpatch.pl --no-tree --strict --quiet
+C_SOURCES = $(shell git ls-files -co --exclude-standard '*.c' '*.h' 2>/dev/null | grep -v '\.mod\.c$$')
+
+.PHONY: all modules clean checkpatch sparse selftests tools check demo setup
+
+all: modules selftests tools
+
+setup:
+	tools/lab/setup.sh
+
+modules:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) W=1 modules
+
+sparse:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) W=1 C=2 modules
+
+selftests:
+	$(MAKE) -C selftests KSRC=$(KSRC)
+
+tools:
+	$(MAKE) -C tools
+
+checkpatch:
+	$(CHECKPATCH) -f $(C_SOURCES)
+
+# The README's two commands.
+check:
+	tools/lab/check.sh
+
+demo:
+	tools/lab/demo.sh
+
+clean:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) clean
+	$(MAKE) -C selftests clean
+	$(MAKE) -C tools clean

@@ -1,0 +1,61 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Build the test host's initramfs: static busybox and the modules that mount
+# this machine's root over 9p with a tmpfs overlay.  Prints its path.
+# Cached under $NPA_CACHE, keyed by the kernel version and this script.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/versions.env"
+cache=${NPA_CACHE:-/var/cache/npa}
+key=$(cat "$0" "$here/versions.env" | sha256sum | cut -c1-16)
+out=$cache/l1-initramfs-$key.gz
+if [ -s "$out" ]; then
+	echo "$out"
+	exit 0
+fi
+
+mods=/lib/modules/$KVER
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+mkdir -p "$tmp"/{bin,dev,proc,sys,lower,rw,newroot,lib/modules} "$cache"
+cp /bin/busybox "$tmp/bin/busybox"
+
+# netfs, 9pnet, 9pnet_virtio, 9p, overlay: each module after its deps.
+order=()
+add_mod() {
+	local path=$1 dep
+	for dep in $(grep "^$path:" "$mods/modules.dep" | cut -d: -f2); do
+		add_mod "$dep"
+	done
+	[[ " ${order[*]} " == *" $path "* ]] || order+=("$path")
+}
+for m in net/9p/9pnet_virtio fs/9p/9p fs/overlayfs/overlay; do
+	add_mod "kernel/$m.ko.xz"
+done
+for p in "${order[@]}"; do
+	n=$(basename "$p" .xz)
+	xz -dc "$mods/$p" >"$tmp/lib/modules/$n"
+	echo "insmod /lib/modules/$n" >>"$tmp/modules"
+done
+
+cat >"$tmp/init" <<'INIT'
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+. /modules
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,cache=loose,ro hostroot /lower || exec sh
+mount -t tmpfs -o size=2g tmpfs /rw
+mkdir -p /rw/upper /rw/work
+mount -t overlay overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work /newroot || exec sh
+for a in $(cat /proc/cmdline); do
+	case $a in npa.init=*) init=${a#npa.init=} ;; esac
+done
+umount /proc /sys /dev
+exec switch_root /newroot /bin/bash "$init"
+INIT
+chmod +x "$tmp/init"
+(cd "$tmp" && find . | cpio -o -H newc --quiet | gzip -1) >"$out.tmp"
+mv "$out.tmp" "$out"
+echo "$out"

@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""The far end of the lab's wires.
+
+Each VF of the test host is a virtio-net device whose backend is QEMU's
+-netdev dgram: one Ethernet frame per UDP datagram on 127.0.0.1.  For VF i
+this program binds 127.0.0.1:(base+100+i), sends to 127.0.0.1:(base+i), and
+plays host 10.0.i.1: it answers ARP and ICMP echo, echoes UDP sent to port 7
+and counts everything.  On SIGTERM it writes its counters as JSON.
+"""
+import argparse
+import json
+import selectors
+import signal
+import socket
+import struct
+import sys
+
+
+def csum(data):
+    if len(data) % 2:
+        data += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+
+
+class Wire:
+    def __init__(self, idx, base):
+        self.idx = idx
+        self.mac = bytes([0x02, 0x4E, 0x50, 0, idx, 1])
+        self.ip = bytes([10, 0, idx, 1])
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        self.sock.bind(("127.0.0.1", base + 100 + idx))
+        self.dest = ("127.0.0.1", base + idx)
+        self.stats = {"rx_frames": 0, "rx_bytes": 0, "tx_frames": 0,
+                      "arp_replies": 0, "icmp_replies": 0,
+                      "udp_rx": 0, "udp_rx_bytes": 0, "udp_echoed": 0}
+
+    def send(self, frame):
+        self.sock.sendto(frame, self.dest)
+        self.stats["tx_frames"] += 1
+
+    def handle(self, f):
+        st = self.stats
+        st["rx_frames"] += 1
+        st["rx_bytes"] += len(f)
+        if len(f) < 14:
+            return
+        dst, src, etype = f[0:6], f[6:12], struct.unpack("!H", f[12:14])[0]
+        if etype == 0x0806 and len(f) >= 42:
+            op = struct.unpack("!H", f[20:22])[0]
+            if op == 1 and f[38:42] == self.ip:
+                arp = (struct.pack("!HHBBH", 1, 0x0800, 6, 4, 2) + self.mac +
+                       self.ip + f[22:28] + f[28:32])
+                self.send(src + self.mac + b"\x08\x06" + arp)
+                st["arp_replies"] += 1
+            return
+        if etype != 0x0800 or len(f) < 34 or dst not in (self.mac, b"\xff" * 6):
+            return
+        ihl = (f[14] & 0xF) * 4
+        ip, proto = f[14:14 + ihl], f[23]
+        l4 = f[14 + ihl:14 + struct.unpack("!H", f[16:18])[0]]
+        if ip[16:20] != self.ip:
+            return
+        reply_ip = bytearray(ip)
+        reply_ip[12:16], reply_ip[16:20] = ip[16:20], ip[12:16]
+        reply_ip[10:12] = b"\0\0"
+        reply_ip[10:12] = struct.pack("!H", csum(bytes(reply_ip)))
+        if proto == 1 and len(l4) >= 8 and l4[0] == 8:
+            icmp = bytearray(l4)
+            icmp[0], icmp[2:4] = 0, b"\0\0"
+            icmp[2:4] = struct.pack("!H", csum(bytes(icmp)))
+            self.send(src + self.mac + b"\x08\x00" + bytes(reply_ip) + bytes(icmp))
+            st["icmp_replies"] += 1
+        elif proto == 17 and len(l4) >= 8:
+            sport, dport = struct.unpack("!HH", l4[0:4])
+            st["udp_rx"] += 1
+            st["udp_rx_bytes"] += len(l4) - 8
+            if dport == 7:
+                udp = struct.pack("!HHHH", dport, sport, len(l4), 0) + l4[8:]
+                self.send(src + self.mac + b"\x08\x00" + bytes(reply_ip) + udp)
+                st["udp_echoed"] += 1
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--base", type=int, required=True)
+    ap.add_argument("--wires", type=int, required=True)
+    ap.add_argument("--stats", required=True, help="JSON file written at exit")
+    args = ap.parse_args()
+
+    wires = [Wire(i, args.base) for i in range(args.wires)]
+    sel = selectors.DefaultSelector()
+    for w in wires:
+        sel.register(w.sock, selectors.EVENT_READ, w)
+
+    def finish(*_):
+        with open(args.stats, "w") as fh:
+            json.dump({"vf%d" % w.idx: w.stats for w in wires}, fh, indent=1)
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, finish)
+    signal.signal(signal.SIGINT, finish)
+    print("peer: %d wires on 127.0.0.1:%d.." % (len(wires), args.base + 100),
+          flush=True)
+    while True:
+        for key, _ in sel.select():
+            w = key.data
+            w.handle(w.sock.recv(65536))
+
+
+if __name__ == "__main__":
+    main()

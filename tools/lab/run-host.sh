@@ -1,0 +1,102 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Boot the lab's test host and run one command inside it.
+#
+#   run-host.sh [-n VFS] [-m MEM] [-t SECONDS] [-o OUTDIR] CMD [ARG...]
+#
+# The test host is Debian's kernel under QEMU/TCG (q35, emulated VT-d) with
+# this machine's / as its root (read-only 9p + tmpfs overlay).  It has VFS
+# VRING-capable VFs (virtio-net-pci, modern only, iommu_platform,
+# page-per-vq, each behind its own root port) whose wires end in peer.py on
+# 127.0.0.1 and are captured to OUTDIR/vfN.pcap, plus three functions npa must
+# refuse.  CMD runs in this repository with NPA_* variables describing the
+# lab (see lib-host.sh); its output is streamed and its exit status returned.
+# OUTDIR (read-write inside the test host) keeps console.log, dmesg.txt,
+# peer.json and whatever CMD writes to $NPA_OUT.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+. "$here/versions.env"
+
+nvfs=4 mem=3G tmo=900 out=
+while getopts n:m:t:o: opt; do
+	case $opt in
+	n) nvfs=$OPTARG ;;
+	m) mem=$OPTARG ;;
+	t) tmo=$OPTARG ;;
+	o) out=$OPTARG ;;
+	*) exit 2 ;;
+	esac
+done
+shift $((OPTIND - 1))
+[ $# -ge 1 ] || { echo "usage: $0 [-n VFS] [-m MEM] [-t SECONDS] [-o OUTDIR] CMD [ARG...]" >&2; exit 2; }
+[ "$nvfs" -ge 1 ] && [ "$nvfs" -le 8 ] || { echo "run-host: 1 to 8 VFs" >&2; exit 2; }
+
+out=${out:-$repo/build/lab/$(date +%Y%m%d-%H%M%S)-$$}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+base=${NPA_PORTBASE:-24000}
+initrd=$("$here/mkinitramfs.sh")
+
+{
+	echo "cd $(printf %q "$repo")"
+	echo "export NPA_OUT=$(printf %q "$out") NPA_NVFS=$nvfs"
+	echo "export NPA_VF_PORTS='$(for ((i = 0; i < nvfs; i++)); do printf '0000:00:%02x.0 ' $((0x10 + i)); done)'"
+	echo "export NPA_BAD_LEGACY=0000:00:18.0 NPA_BAD_NOIOMMU=0000:00:19.0 NPA_BAD_NOTNET=0000:00:1a.0"
+	printf '%q ' "$@"
+	echo
+} >"$out/job.sh"
+
+args=(-accel tcg,thread=multi -machine q35 -cpu max -smp 2 -m "$mem"
+	-nodefaults -display none -no-reboot -monitor none -serial stdio
+	-device intel-iommu,intremap=on,caching-mode=on,device-iotlb=on
+	-kernel "/boot/vmlinuz-$KVER" -initrd "$initrd"
+	-append "console=ttyS0 intel_iommu=on quiet loglevel=4 panic=-1 npa.init=$here/l1-init.sh npa.out=$out"
+	-fsdev local,id=root,path=/,security_model=none,readonly=on,multidevs=remap
+	-device virtio-9p-pci,fsdev=root,mount_tag=hostroot,addr=0x8
+	-fsdev "local,id=out,path=$out,security_model=none,multidevs=remap"
+	-device virtio-9p-pci,fsdev=out,mount_tag=out,addr=0x9)
+for ((i = 0; i < nvfs; i++)); do
+	args+=(-device "pcie-root-port,id=rp$i,bus=pcie.0,chassis=$((i + 1)),addr=0x$((10 + i))"
+		-netdev "dgram,id=vf$i,local.type=inet,local.host=127.0.0.1,local.port=$((base + i)),remote.type=inet,remote.host=127.0.0.1,remote.port=$((base + 100 + i))"
+		-object "filter-dump,id=dump$i,netdev=vf$i,file=$out/vf$i.pcap"
+		-device "virtio-net-pci,bus=rp$i,netdev=vf$i,mac=52:54:00:4e:50:0$i,disable-legacy=on,iommu_platform=on,ats=on,page-per-vq=on")
+done
+# Functions npa must refuse: legacy-only, DMA bypassing the IOMMU, not a NIC.
+args+=(-netdev "dgram,id=bad0,local.type=inet,local.host=127.0.0.1,local.port=$((base + 50)),remote.type=inet,remote.host=127.0.0.1,remote.port=$((base + 150))"
+	-device virtio-net-pci,netdev=bad0,addr=0x18,disable-modern=on,disable-legacy=off
+	-netdev "dgram,id=bad1,local.type=inet,local.host=127.0.0.1,local.port=$((base + 51)),remote.type=inet,remote.host=127.0.0.1,remote.port=$((base + 151))"
+	-device virtio-net-pci,netdev=bad1,addr=0x19,disable-legacy=on
+	-device virtio-rng-pci,addr=0x1a,disable-legacy=on,iommu_platform=on)
+
+peer_pid=
+cleanup() {
+	if [ -n "$peer_pid" ]; then
+		kill "$peer_pid" 2>/dev/null || true
+		wait "$peer_pid" 2>/dev/null || true
+	fi
+}
+trap cleanup EXIT
+
+python3 "$here/peer.py" --base "$base" --wires "$nvfs" --stats "$out/peer.json" >"$out/peer.log" 2>&1 &
+peer_pid=$!
+
+for attempt in 1 2; do
+	rm -f "$out/started" "$out/rc"
+	echo "run-host: booting the test host ($nvfs VFs, $mem, TCG), output in $out"
+	start=$SECONDS
+	timeout -k 10 "$tmo" qemu-system-x86_64 "${args[@]}" 2>&1 | tee "$out/console.log" || true
+	echo "run-host: test host ran $((SECONDS - start)) s"
+	[ -e "$out/started" ] && break
+	echo "run-host: the test host did not reach its job (boot attempt $attempt)"
+done
+
+if [ ! -e "$out/started" ]; then
+	echo "run-host: giving up: the test host did not boot twice"
+	exit 125
+fi
+if [ ! -s "$out/rc" ]; then
+	echo "run-host: the job did not finish (timeout ${tmo}s or a crash); see $out/console.log"
+	exit 124
+fi
+exit "$(cat "$out/rc")"
