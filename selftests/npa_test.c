@@ -583,4 +583,33 @@ TEST_F(bad, refused_and_left_as_it_was)
 	EXPECT_STREQ("(null)", buf);
 }
 
+/* Run alone (-f noiommu) in a test host booted without an IOMMU. */
+FIXTURE(noiommu) {
+	char bdf[16];
+};
+
+FIXTURE_SETUP(noiommu)
+{
+	glob_t g;
+
+	ASSERT_EQ(GLOB_NOMATCH, glob("/sys/class/iommu/*", 0, NULL, &g))
+		TH_LOG("this test host has an IOMMU");
+	ASSERT_EQ(0, sh(NPACTL " load")) TH_LOG("%s", out);
+	ASSERT_EQ(0, vf_bdf(0, self->bdf));
+}
+
+FIXTURE_TEARDOWN(noiommu)
+{
+	EXPECT_TRUE(host_healthy());
+}
+
+TEST_F(noiommu, vf_refused)
+{
+	EXPECT_NE(0, sh(NPACTL " bind %s", self->bdf));
+	EXPECT_NE(NULL, strstr(out, "no cache-coherent IOMMU translates"))
+		TH_LOG("%s", out);
+	EXPECT_FALSE(exists("/sys/bus/pci/drivers/npa/%s", self->bdf));
+	EXPECT_TRUE(exists("/sys/bus/pci/drivers/virtio-pci/%s", self->bdf));
+}
+
 TEST_HARNESS_MAIN

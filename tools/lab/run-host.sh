@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # Boot the lab's test host and run one command inside it.
 #
-#   run-host.sh [-n VFS] [-m MEM] [-t SECONDS] [-o OUTDIR] CMD [ARG...]
+#   run-host.sh [-n VFS] [-m MEM] [-t SECONDS] [-o OUTDIR] [-I] CMD [ARG...]
 #
 # The test host is Debian's kernel under QEMU/TCG (q35, emulated VT-d) with
 # this machine's / as its root (read-only 9p + tmpfs overlay).  It has VFS
@@ -11,6 +11,7 @@
 # 127.0.0.1 and are captured to OUTDIR/vfN.pcap, plus three functions npa must
 # refuse.  CMD runs in this repository with NPA_* variables describing the
 # lab (see lib-host.sh); its output is streamed and its exit status returned.
+# -I boots it without an IOMMU.
 # OUTDIR (read-write inside the test host) keeps console.log, dmesg.txt,
 # peer.json and whatever CMD writes to $NPA_OUT.
 set -euo pipefail
@@ -18,18 +19,19 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 . "$here/versions.env"
 
-nvfs=4 mem=3G tmo=900 out=
-while getopts n:m:t:o: opt; do
+nvfs=4 mem=3G tmo=900 out= iommu=on
+while getopts n:m:t:o:I opt; do
 	case $opt in
 	n) nvfs=$OPTARG ;;
 	m) mem=$OPTARG ;;
 	t) tmo=$OPTARG ;;
 	o) out=$OPTARG ;;
+	I) iommu=off ;;
 	*) exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
-[ $# -ge 1 ] || { echo "usage: $0 [-n VFS] [-m MEM] [-t SECONDS] [-o OUTDIR] CMD [ARG...]" >&2; exit 2; }
+[ $# -ge 1 ] || { echo "usage: $0 [-n VFS] [-m MEM] [-t SECONDS] [-o OUTDIR] [-I] CMD [ARG...]" >&2; exit 2; }
 [ "$nvfs" -ge 1 ] && [ "$nvfs" -le 8 ] || { echo "run-host: 1 to 8 VFs" >&2; exit 2; }
 
 out=${out:-$repo/build/lab/$(date +%Y%m%d-%H%M%S)-$$}
@@ -49,10 +51,12 @@ initrd=$("$here/mkinitramfs.sh")
 
 args=(-accel tcg,thread=multi -machine q35 -cpu max -smp 2 -m "$mem"
 	-nodefaults -display none -no-reboot -monitor none -serial stdio
-	-device intel-iommu,intremap=on,caching-mode=on,device-iotlb=on
 	-kernel "/boot/vmlinuz-$KVER" -initrd "$initrd"
-	-append "console=ttyS0 intel_iommu=on quiet loglevel=4 panic=-1 npa.init=$here/l1-init.sh npa.out=$out"
-	-fsdev local,id=root,path=/,security_model=none,readonly=on,multidevs=remap
+	-append "console=ttyS0 intel_iommu=$iommu quiet loglevel=4 panic=-1 npa.init=$here/l1-init.sh npa.out=$out")
+# The IOMMU comes before every device it translates.
+[ $iommu = on ] &&
+	args+=(-device intel-iommu,intremap=on,caching-mode=on,device-iotlb=on)
+args+=(-fsdev local,id=root,path=/,security_model=none,readonly=on,multidevs=remap
 	-device virtio-9p-pci,fsdev=root,mount_tag=hostroot,addr=0x8
 	-fsdev "local,id=out,path=$out,security_model=none,multidevs=remap"
 	-device virtio-9p-pci,fsdev=out,mount_tag=out,addr=0x9)
@@ -83,7 +87,7 @@ peer_pid=$!
 
 for attempt in 1 2; do
 	rm -f "$out/started" "$out/rc"
-	echo "run-host: booting the test host ($nvfs VFs, $mem, TCG), output in $out"
+	echo "run-host: booting the test host ($nvfs VFs, $mem, TCG, IOMMU $iommu), output in $out"
 	start=$SECONDS
 	timeout -k 10 "$tmo" qemu-system-x86_64 "${args[@]}" 2>&1 | tee "$out/console.log" || true
 	echo "run-host: test host ran $((SECONDS - start)) s"
