@@ -11,7 +11,6 @@ mkdir -p /dev/pts /dev/shm
 mount -t devpts devpts /dev/pts
 mount -t tmpfs tmpfs /dev/shm
 mount -t tmpfs tmpfs /run
-mount -t tmpfs tmpfs /tmp
 mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 for a in $(cat /proc/cmdline); do
 	case $a in npa.out=*) out=${a#npa.out=} ;; esac

@@ -85,7 +85,7 @@ trap cleanup EXIT
 python3 "$here/peer.py" --base "$base" --wires "$nvfs" --stats "$out/peer.json" >"$out/peer.log" 2>&1 &
 peer_pid=$!
 
-for attempt in 1 2; do
+for attempt in 1 2 3; do
 	rm -f "$out/started" "$out/rc"
 	echo "run-host: booting the test host ($nvfs VFs, $mem, TCG, IOMMU $iommu), output in $out"
 	start=$SECONDS
@@ -96,7 +96,7 @@ for attempt in 1 2; do
 done
 
 if [ ! -e "$out/started" ]; then
-	echo "run-host: giving up: the test host did not boot twice"
+	echo "run-host: giving up: the test host did not boot three times"
 	exit 125
 fi
 if [ ! -s "$out/rc" ]; then
