@@ -7,14 +7,45 @@
  * requests for the VF's virtqueues (include/uapi/linux/vhost_npa.h).
  */
 #include <linux/eventfd.h>
+#include <linux/highmem.h>
+#include <linux/iommu.h>
+#include <linux/irqbypass.h>
 #include <linux/mdev.h>
+#include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
+#include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/vfio.h>
+#include <linux/vhost.h>
+#include <linux/vhost_iotlb.h>
 #include <linux/vhost_npa.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_ids.h>
+#include <linux/virtio_net.h>
+#include <linux/virtio_ring.h>
 #include <npa/npa.h>
+
+/* What npa lets a user negotiate, whatever else the VF offers. */
+#define NPA_MDEV_FEATURES						\
+	(BIT_ULL(VIRTIO_F_VERSION_1) | BIT_ULL(VIRTIO_F_ACCESS_PLATFORM) |	\
+	 BIT_ULL(VIRTIO_RING_F_EVENT_IDX) |				\
+	 BIT_ULL(VIRTIO_RING_F_INDIRECT_DESC) |				\
+	 BIT_ULL(VIRTIO_NET_F_CSUM) | BIT_ULL(VIRTIO_NET_F_GUEST_CSUM) |	\
+	 BIT_ULL(VIRTIO_NET_F_MTU) | BIT_ULL(VIRTIO_NET_F_MAC) |		\
+	 BIT_ULL(VIRTIO_NET_F_GUEST_TSO4) | BIT_ULL(VIRTIO_NET_F_GUEST_TSO6) | \
+	 BIT_ULL(VIRTIO_NET_F_GUEST_ECN) | BIT_ULL(VIRTIO_NET_F_GUEST_UFO) |	\
+	 BIT_ULL(VIRTIO_NET_F_HOST_TSO4) | BIT_ULL(VIRTIO_NET_F_HOST_TSO6) |	\
+	 BIT_ULL(VIRTIO_NET_F_HOST_ECN) | BIT_ULL(VIRTIO_NET_F_HOST_UFO) |	\
+	 BIT_ULL(VIRTIO_NET_F_MRG_RXBUF) | BIT_ULL(VIRTIO_NET_F_STATUS))
+
+/* As vhost: at most this many memory table regions. */
+#define NPA_MDEV_MAX_MEM_REGIONS	64
+
+/* Region offsets in the device fd, as vfio-pci lays them out. */
+#define NPA_MDEV_OFFSET_SHIFT		40
+#define NPA_MDEV_NOTIFY_REGION		0
 
 /**
  * struct npa_mdev_parent - the mdev side of one VF
@@ -31,17 +62,77 @@ struct npa_mdev_parent {
 };
 
 /**
+ * struct npa_mdev_vq - a virtqueue as the user set it up
+ * @nm: the device
+ * @num: ring size, 0 while unset
+ * @ready: enabled with VHOST_VDPA_SET_VRING_ENABLE
+ * @addr_set: @desc, @avail and @used are set
+ * @desc: descriptor table (guest physical address)
+ * @avail: driver area
+ * @used: device area
+ * @kick: kick eventfd -> doorbell
+ * @call_lock: protects @call against the interrupt
+ * @call: the vring call eventfd
+ * @producer: irq bypass producer for @call while the device runs
+ * @bypass: @producer is registered
+ */
+struct npa_mdev_vq {
+	struct npa_mdev *nm;
+	u16 num;
+	bool ready;
+	bool addr_set;
+	u64 desc;
+	u64 avail;
+	u64 used;
+	struct virqfd *kick;
+	spinlock_t call_lock;	/* protects call */
+	struct eventfd_ctx *call;
+	struct irq_bypass_producer producer;
+	bool bypass;
+};
+
+/**
+ * struct npa_mdev_mem - the pinned pages of one memory table region
+ * @pages: one per page of the region
+ * @npages: how many
+ */
+struct npa_mdev_mem {
+	struct page **pages;
+	unsigned long npages;
+};
+
+/**
  * struct npa_mdev - one mdev: a vfio_device on a VF
  * @vdev: the VFIO device; first, as vfio_alloc_device() requires
  * @vf: the VF whose queues this device drives
- * @lock: serialises @req_trigger between SET_IRQS, close and request
+ * @lock: serialises requests; protects everything below but the eventfds
+ * @irq_lock: protects @req_trigger and @config_call against their signallers
  * @req_trigger: eventfd signalled when the kernel wants the device back
+ * @mm: the owner's mm (VHOST_SET_OWNER), grabbed
+ * @features: negotiated features (VHOST_SET_FEATURES)
+ * @features_set: @features was set since the last reset
+ * @status: virtio status the user set
+ * @iotlb: the memory table: guest physical -> user address, pinned pages
+ * @log_base: user address of the dirty log (VHOST_SET_LOG_BASE)
+ * @config_call: config change eventfd
+ * @nvqs: number of virtqueues
+ * @vqs: the virtqueues
  */
 struct npa_mdev {
 	struct vfio_device vdev;
 	struct npa_vf *vf;
-	struct mutex lock;	/* protects req_trigger */
+	struct mutex lock;	/* serialises requests */
+	spinlock_t irq_lock;	/* protects req_trigger, config_call */
 	struct eventfd_ctx *req_trigger;
+	struct mm_struct *mm;
+	u64 features;
+	bool features_set;
+	u8 status;
+	struct vhost_iotlb *iotlb;
+	u64 log_base;
+	struct eventfd_ctx *config_call;
+	u16 nvqs;
+	struct npa_mdev_vq *vqs;
 };
 
 static struct npa_mdev *vdev_to_nm(struct vfio_device *vdev)
@@ -54,36 +145,718 @@ static struct npa_mdev_parent *mtype_to_np(struct mdev_type *mtype)
 	return container_of(mtype->parent, struct npa_mdev_parent, parent);
 }
 
+static u64 npa_mdev_offered(struct npa_mdev *nm)
+{
+	return nm->vf->ops->get_device_features(nm->vf) & NPA_MDEV_FEATURES;
+}
+
 static int npa_mdev_init_dev(struct vfio_device *vdev)
 {
 	struct npa_mdev *nm = vdev_to_nm(vdev);
 	struct mdev_device *mdev = to_mdev_device(vdev->dev);
+	int i;
 
 	nm->vf = mtype_to_np(mdev->type)->vf;
+	nm->nvqs = nm->vf->ops->get_vq_num(nm->vf);
+	nm->vqs = kcalloc(nm->nvqs, sizeof(*nm->vqs), GFP_KERNEL);
+	if (!nm->vqs)
+		return -ENOMEM;
+	nm->iotlb = vhost_iotlb_alloc(NPA_MDEV_MAX_MEM_REGIONS, 0);
+	if (!nm->iotlb) {
+		kfree(nm->vqs);
+		return -ENOMEM;
+	}
+	for (i = 0; i < nm->nvqs; i++) {
+		nm->vqs[i].nm = nm;
+		spin_lock_init(&nm->vqs[i].call_lock);
+	}
+	spin_lock_init(&nm->irq_lock);
 	mutex_init(&nm->lock);
 	return 0;
 }
 
 static void npa_mdev_release_dev(struct vfio_device *vdev)
 {
-	mutex_destroy(&vdev_to_nm(vdev)->lock);
+	struct npa_mdev *nm = vdev_to_nm(vdev);
+
+	mutex_destroy(&nm->lock);
+	vhost_iotlb_free(nm->iotlb);
+	kfree(nm->vqs);
 }
 
-/* Replace the request eventfd; @ctx may be NULL.  Called with nm->lock. */
-static void npa_mdev_set_req_trigger(struct npa_mdev *nm,
-				     struct eventfd_ctx *ctx)
+/* Replace an eventfd under its spinlock; @ctx may be NULL. */
+static void npa_mdev_swap_ctx(spinlock_t *lock, struct eventfd_ctx **slot,
+			      struct eventfd_ctx *ctx)
 {
-	if (nm->req_trigger)
-		eventfd_ctx_put(nm->req_trigger);
-	nm->req_trigger = ctx;
+	struct eventfd_ctx *old;
+
+	spin_lock_irq(lock);
+	old = *slot;
+	*slot = ctx;
+	spin_unlock_irq(lock);
+	if (old)
+		eventfd_ctx_put(old);
 }
 
+static void npa_mdev_vq_cb(void *priv)
+{
+	struct npa_mdev_vq *vq = priv;
+
+	spin_lock(&vq->call_lock);
+	if (vq->call)
+		eventfd_signal(vq->call);
+	spin_unlock(&vq->call_lock);
+}
+
+static void npa_mdev_config_cb(void *priv)
+{
+	struct npa_mdev *nm = priv;
+
+	spin_lock(&nm->irq_lock);
+	if (nm->config_call)
+		eventfd_signal(nm->config_call);
+	spin_unlock(&nm->irq_lock);
+}
+
+static u16 vq_index(struct npa_mdev_vq *vq)
+{
+	return vq - vq->nm->vqs;
+}
+
+/*
+ * While the device runs, KVM may post a queue's interrupt straight to the
+ * guest: the VF's MSI-X is the producer, the call eventfd the token.
+ */
+static void npa_mdev_bypass_on(struct npa_mdev_vq *vq)
+{
+	struct npa_vf *vf = vq->nm->vf;
+	int ret;
+
+	if (vq->bypass || !vq->call || !vq->ready)
+		return;
+	vq->producer.token = vq->call;
+	vq->producer.irq = vf->ops->get_vq_irq(vf, vq_index(vq));
+	ret = irq_bypass_register_producer(&vq->producer);
+	if (ret)
+		dev_info(vq->nm->vdev.dev,
+			 "queue %u: no irq bypass (%d), interrupts go through the host\n",
+			 vq_index(vq), ret);
+	vq->bypass = !ret;
+}
+
+static void npa_mdev_bypass_off(struct npa_mdev_vq *vq)
+{
+	if (vq->bypass)
+		irq_bypass_unregister_producer(&vq->producer);
+	vq->bypass = false;
+}
+
+/* Memory table: pin a region, map it at IOVA = guest physical address. */
+static void npa_mdev_unmap_region(struct npa_mdev *nm,
+				  struct vhost_iotlb_map *map)
+{
+	struct npa_mdev_mem *mem = map->opaque;
+
+	nm->vf->ops->dma_unmap(nm->vf, map->start, map->size);
+	unpin_user_pages_dirty_lock(mem->pages, mem->npages, true);
+	if (mmget_not_zero(nm->mm)) {
+		account_locked_vm(nm->mm, mem->npages, false);
+		mmput(nm->mm);
+	}
+	kvfree(mem->pages);
+	kfree(mem);
+	vhost_iotlb_map_free(nm->iotlb, map);
+}
+
+static void npa_mdev_clear_mem(struct npa_mdev *nm)
+{
+	struct vhost_iotlb_map *map;
+
+	while ((map = vhost_iotlb_itree_first(nm->iotlb, 0, U64_MAX)))
+		npa_mdev_unmap_region(nm, map);
+}
+
+static int npa_mdev_pin(struct npa_mdev_mem *mem, u64 uaddr)
+{
+	unsigned long done = 0;
+	long ret = 0;
+
+	mmap_read_lock(current->mm);
+	while (done < mem->npages) {
+		ret = pin_user_pages(uaddr + (done << PAGE_SHIFT),
+				     mem->npages - done,
+				     FOLL_LONGTERM | FOLL_WRITE,
+				     mem->pages + done);
+		if (ret <= 0)
+			break;
+		done += ret;
+	}
+	mmap_read_unlock(current->mm);
+	if (done == mem->npages)
+		return 0;
+	unpin_user_pages(mem->pages, done);
+	return ret < 0 ? ret : -EFAULT;
+}
+
+/* Map physically contiguous runs of the pinned pages. */
+static int npa_mdev_map_runs(struct npa_mdev *nm, struct npa_mdev_mem *mem,
+			     u64 gpa)
+{
+	const int prot = IOMMU_READ | IOMMU_WRITE | IOMMU_CACHE;
+	unsigned long i, start = 0;
+	int ret;
+
+	for (i = 1; i <= mem->npages; i++) {
+		if (i < mem->npages &&
+		    page_to_pfn(mem->pages[i]) ==
+		    page_to_pfn(mem->pages[i - 1]) + 1)
+			continue;
+		ret = nm->vf->ops->dma_map(nm->vf, gpa + (start << PAGE_SHIFT),
+					   page_to_phys(mem->pages[start]),
+					   (i - start) << PAGE_SHIFT, prot);
+		if (ret) {
+			if (start)
+				nm->vf->ops->dma_unmap(nm->vf, gpa,
+						       start << PAGE_SHIFT);
+			return ret;
+		}
+		start = i;
+	}
+	return 0;
+}
+
+static int npa_mdev_map_region(struct npa_mdev *nm,
+			       const struct vhost_memory_region *r)
+{
+	struct npa_mdev_mem *mem;
+	int ret;
+
+	mem = kzalloc(sizeof(*mem), GFP_KERNEL_ACCOUNT);
+	if (!mem)
+		return -ENOMEM;
+	mem->npages = r->memory_size >> PAGE_SHIFT;
+	mem->pages = kvmalloc_array(mem->npages, sizeof(*mem->pages),
+				    GFP_KERNEL_ACCOUNT);
+	if (!mem->pages) {
+		ret = -ENOMEM;
+		goto err_mem;
+	}
+	ret = account_locked_vm(nm->mm, mem->npages, true);
+	if (ret) {
+		dev_warn_ratelimited(nm->vdev.dev,
+				     "pinning %lu pages exceeds RLIMIT_MEMLOCK\n",
+				     mem->npages);
+		goto err_pages;
+	}
+	ret = npa_mdev_pin(mem, r->userspace_addr);
+	if (ret)
+		goto err_account;
+	ret = npa_mdev_map_runs(nm, mem, r->guest_phys_addr);
+	if (ret)
+		goto err_unpin;
+	ret = vhost_iotlb_add_range_ctx(nm->iotlb, r->guest_phys_addr,
+					r->guest_phys_addr + r->memory_size - 1,
+					r->userspace_addr, VHOST_MAP_RW, mem);
+	if (ret)
+		goto err_unmap;
+	return 0;
+
+err_unmap:
+	nm->vf->ops->dma_unmap(nm->vf, r->guest_phys_addr, r->memory_size);
+err_unpin:
+	unpin_user_pages(mem->pages, mem->npages);
+err_account:
+	account_locked_vm(nm->mm, mem->npages, false);
+err_pages:
+	kvfree(mem->pages);
+err_mem:
+	kfree(mem);
+	return ret;
+}
+
+static int npa_mdev_check_region(struct npa_mdev *nm, struct vhost_iotlb *seen,
+				 const struct vhost_memory_region *r)
+{
+	u64 last = r->guest_phys_addr + r->memory_size - 1;
+
+	if (!r->memory_size || !PAGE_ALIGNED(r->guest_phys_addr) ||
+	    !PAGE_ALIGNED(r->memory_size) || !PAGE_ALIGNED(r->userspace_addr) ||
+	    last < r->guest_phys_addr ||
+	    r->userspace_addr + r->memory_size < r->userspace_addr) {
+		dev_warn_ratelimited(nm->vdev.dev,
+				     "memory region 0x%llx+0x%llx at 0x%llx: empty, unaligned or wrapping\n",
+				     r->guest_phys_addr, r->memory_size,
+				     r->userspace_addr);
+		return -EINVAL;
+	}
+	if (vhost_iotlb_itree_first(seen, r->guest_phys_addr, last)) {
+		dev_warn_ratelimited(nm->vdev.dev,
+				     "memory region 0x%llx+0x%llx overlaps another\n",
+				     r->guest_phys_addr, r->memory_size);
+		return -EINVAL;
+	}
+	return vhost_iotlb_add_range(seen, r->guest_phys_addr, last,
+				     r->userspace_addr, VHOST_MAP_RW);
+}
+
+static bool npa_mdev_same_region(struct vhost_iotlb_map *map,
+				 const struct vhost_memory_region *r)
+{
+	return map->start == r->guest_phys_addr &&
+	       map->size == r->memory_size && map->addr == r->userspace_addr;
+}
+
+/*
+ * VHOST_SET_MEM_TABLE: regions in both the old and the new table stay
+ * mapped (the device may be using them); the others are unmapped and
+ * unpinned, or pinned and mapped.
+ */
+static long npa_mdev_set_mem_table(struct npa_mdev *nm, void __user *arg)
+{
+	struct vhost_memory_region *regions;
+	struct vhost_iotlb_map *map, *next;
+	struct vhost_memory hdr;
+	struct vhost_iotlb *seen;
+	u32 i;
+	long ret;
+
+	if (copy_from_user(&hdr, arg, sizeof(hdr)))
+		return -EFAULT;
+	if (hdr.padding)
+		return -EOPNOTSUPP;
+	if (hdr.nregions > NPA_MDEV_MAX_MEM_REGIONS)
+		return -E2BIG;
+	regions = memdup_array_user(arg + sizeof(hdr), hdr.nregions,
+				    sizeof(*regions));
+	if (IS_ERR(regions))
+		return PTR_ERR(regions);
+
+	seen = vhost_iotlb_alloc(0, 0);
+	if (!seen) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < hdr.nregions; i++) {
+		ret = npa_mdev_check_region(nm, seen, &regions[i]);
+		if (ret)
+			goto out;
+	}
+
+	for (map = vhost_iotlb_itree_first(nm->iotlb, 0, U64_MAX); map;
+	     map = next) {
+		next = vhost_iotlb_itree_next(map, 0, U64_MAX);
+		for (i = 0; i < hdr.nregions; i++)
+			if (npa_mdev_same_region(map, &regions[i]))
+				break;
+		if (i == hdr.nregions)
+			npa_mdev_unmap_region(nm, map);
+	}
+	for (i = 0; i < hdr.nregions; i++) {
+		map = vhost_iotlb_itree_first(nm->iotlb,
+					      regions[i].guest_phys_addr,
+					      regions[i].guest_phys_addr);
+		if (map && npa_mdev_same_region(map, &regions[i]))
+			continue;
+		ret = npa_mdev_map_region(nm, &regions[i]);
+		if (ret)
+			goto out;
+	}
+	ret = 0;
+out:
+	if (seen)
+		vhost_iotlb_free(seen);
+	kfree(regions);
+	return ret;
+}
+
+/* Is [@gpa, @gpa + @len) inside one region of the memory table? */
+static struct vhost_iotlb_map *npa_mdev_gpa_map(struct npa_mdev *nm, u64 gpa,
+						u64 len)
+{
+	struct vhost_iotlb_map *map;
+
+	if (gpa + len - 1 < gpa)
+		return NULL;
+	map = vhost_iotlb_itree_first(nm->iotlb, gpa, gpa + len - 1);
+	if (!map || map->start > gpa || map->last < gpa + len - 1)
+		return NULL;
+	return map;
+}
+
+static int npa_mdev_check_rings(struct npa_mdev_vq *vq)
+{
+	struct npa_mdev *nm = vq->nm;
+	u64 num = vq->num;
+
+	if (!vq->num || !vq->addr_set) {
+		dev_warn_ratelimited(nm->vdev.dev,
+				     "queue %u: enabled without a size or ring addresses\n",
+				     vq_index(vq));
+		return -EINVAL;
+	}
+	if (!npa_mdev_gpa_map(nm, vq->desc, 16 * num) ||
+	    !npa_mdev_gpa_map(nm, vq->avail, 6 + 2 * num) ||
+	    !npa_mdev_gpa_map(nm, vq->used, 6 + 8 * num)) {
+		dev_warn_ratelimited(nm->vdev.dev,
+				     "queue %u: a ring lies outside the memory table\n",
+				     vq_index(vq));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The device's used index, read from guest memory. */
+static u16 npa_mdev_used_idx(struct npa_mdev_vq *vq)
+{
+	u64 gpa = vq->used + offsetof(struct vring_used, idx);
+	struct vhost_iotlb_map *map;
+	struct npa_mdev_mem *mem;
+	u64 off;
+	__le16 *p;
+	u16 idx;
+
+	map = vq->addr_set ? npa_mdev_gpa_map(vq->nm, gpa, 2) : NULL;
+	if (!map)
+		return 0;
+	mem = map->opaque;
+	off = gpa - map->start;
+	p = kmap_local_page(mem->pages[off >> PAGE_SHIFT]);
+	idx = le16_to_cpu(READ_ONCE(p[offset_in_page(off) / 2]));
+	kunmap_local(p);
+	return idx;
+}
+
+/* Back to the state of a device just opened by its owner. */
+static void npa_mdev_reset(struct npa_mdev *nm)
+{
+	int i;
+
+	nm->vf->ops->reset(nm->vf);
+	for (i = 0; i < nm->nvqs; i++) {
+		struct npa_mdev_vq *vq = &nm->vqs[i];
+
+		npa_mdev_bypass_off(vq);
+		vq->num = 0;
+		vq->ready = false;
+		vq->addr_set = false;
+	}
+	nm->features = 0;
+	nm->features_set = false;
+	nm->status = 0;
+}
+
+static int npa_mdev_driver_ok(struct npa_mdev *nm)
+{
+	struct npa_vf *vf = nm->vf;
+	int i, ret;
+
+	if (!nm->iotlb->nmaps) {
+		dev_warn_ratelimited(nm->vdev.dev,
+				     "DRIVER_OK without a memory table\n");
+		return -EINVAL;
+	}
+	for (i = 0; i < nm->nvqs; i++) {
+		if (!nm->vqs[i].ready)
+			continue;
+		ret = npa_mdev_check_rings(&nm->vqs[i]);
+		if (ret)
+			return ret;
+	}
+	for (i = 0; i < nm->nvqs; i++) {
+		struct npa_mdev_vq *vq = &nm->vqs[i];
+
+		if (!vq->ready)
+			continue;
+		vf->ops->set_vq(vf, i, vq->num, vq->desc, vq->avail, vq->used);
+		npa_mdev_bypass_on(vq);
+	}
+	return 0;
+}
+
+static long npa_mdev_set_status(struct npa_mdev *nm, u8 __user *arg)
+{
+	u8 status, added;
+	int ret;
+
+	if (get_user(status, arg))
+		return -EFAULT;
+	if (!status) {
+		npa_mdev_reset(nm);
+		return 0;
+	}
+	if ((status & nm->status) != nm->status) {
+		dev_warn_ratelimited(nm->vdev.dev,
+				     "status 0x%x clears bits of 0x%x without a reset\n",
+				     status, nm->status);
+		return -EINVAL;
+	}
+	added = status & ~nm->status;
+	if (added & VIRTIO_CONFIG_S_FEATURES_OK) {
+		if (!nm->features_set) {
+			dev_warn_ratelimited(nm->vdev.dev,
+					     "FEATURES_OK before VHOST_SET_FEATURES\n");
+			return -EINVAL;
+		}
+		/* The VF's DMA always goes through its IOMMU domain. */
+		nm->vf->ops->set_driver_features(nm->vf, nm->features |
+						 BIT_ULL(VIRTIO_F_ACCESS_PLATFORM));
+	}
+	if (added & VIRTIO_CONFIG_S_DRIVER_OK) {
+		if (!(status & VIRTIO_CONFIG_S_FEATURES_OK)) {
+			dev_warn_ratelimited(nm->vdev.dev,
+					     "DRIVER_OK without FEATURES_OK\n");
+			return -EINVAL;
+		}
+		ret = npa_mdev_driver_ok(nm);
+		if (ret)
+			return ret;
+	}
+	nm->vf->ops->set_status(nm->vf, status);
+	nm->status = status;
+	return 0;
+}
+
+static long npa_mdev_set_features(struct npa_mdev *nm, u64 __user *arg)
+{
+	u64 features, offered = npa_mdev_offered(nm);
+
+	if (copy_from_user(&features, arg, sizeof(features)))
+		return -EFAULT;
+	if (nm->status & VIRTIO_CONFIG_S_FEATURES_OK)
+		return -EBUSY;
+	if (features & ~offered) {
+		dev_warn_ratelimited(nm->vdev.dev,
+				     "features 0x%llx were not offered\n",
+				     features & ~offered);
+		return -EINVAL;
+	}
+	nm->features = features;
+	nm->features_set = true;
+	return 0;
+}
+
+static long npa_mdev_get_config(struct npa_mdev *nm, void __user *arg)
+{
+	struct vhost_vdpa_config hdr;
+	u32 size = nm->vf->ops->get_config_size(nm->vf);
+	u8 *buf;
+	long ret = 0;
+
+	if (copy_from_user(&hdr, arg, sizeof(hdr)))
+		return -EFAULT;
+	if (hdr.len > size || hdr.off > size - hdr.len)
+		return -EINVAL;
+	buf = kmalloc(hdr.len, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	nm->vf->ops->get_config(nm->vf, hdr.off, buf, hdr.len);
+	if (copy_to_user(arg + sizeof(hdr), buf, hdr.len))
+		ret = -EFAULT;
+	kfree(buf);
+	return ret;
+}
+
+static int npa_mdev_kick(void *opaque, void *unused)
+{
+	struct npa_mdev_vq *vq = opaque;
+
+	vq->nm->vf->ops->kick_vq(vq->nm->vf, vq_index(vq));
+	return 0;
+}
+
+static long npa_mdev_vring_ioctl(struct npa_mdev *nm, unsigned int cmd,
+				 void __user *arg)
+{
+	struct vhost_vring_state s;
+	struct vhost_vring_addr a;
+	struct vhost_vring_file f;
+	struct npa_mdev_vq *vq;
+	u32 idx;
+	u16 max;
+
+	if (get_user(idx, (u32 __user *)arg))
+		return -EFAULT;
+	if (idx >= nm->nvqs)
+		return -ENOBUFS;
+	vq = &nm->vqs[idx];
+
+	switch (cmd) {
+	case VHOST_GET_VRING_BASE:
+		s.index = idx;
+		s.num = npa_mdev_used_idx(vq);
+		return copy_to_user(arg, &s, sizeof(s)) ? -EFAULT : 0;
+	case VHOST_SET_VRING_KICK:
+		if (copy_from_user(&f, arg, sizeof(f)))
+			return -EFAULT;
+		if (f.fd < -1)
+			return -EINVAL;
+		vfio_virqfd_disable(&vq->kick);
+		if (f.fd == -1)
+			return 0;
+		return vfio_virqfd_enable(vq, npa_mdev_kick, NULL, NULL,
+					  &vq->kick, f.fd);
+	}
+
+	/* The rest program the queue: not while the device runs. */
+	if (nm->status & VIRTIO_CONFIG_S_DRIVER_OK)
+		return -EBUSY;
+
+	switch (cmd) {
+	case VHOST_SET_VRING_NUM:
+		if (copy_from_user(&s, arg, sizeof(s)))
+			return -EFAULT;
+		max = nm->vf->ops->get_vq_num_max(nm->vf, idx);
+		if (!s.num || s.num > max || !is_power_of_2(s.num)) {
+			dev_warn_ratelimited(nm->vdev.dev,
+					     "queue %u: size %u is not a power of 2 up to %u\n",
+					     idx, s.num, max);
+			return -EINVAL;
+		}
+		vq->num = s.num;
+		return 0;
+	case VHOST_SET_VRING_ADDR:
+		if (copy_from_user(&a, arg, sizeof(a)))
+			return -EFAULT;
+		if (a.flags & ~BIT(VHOST_VRING_F_LOG))
+			return -EOPNOTSUPP;
+		if (!IS_ALIGNED(a.desc_user_addr, 16) ||
+		    !IS_ALIGNED(a.avail_user_addr, 2) ||
+		    !IS_ALIGNED(a.used_user_addr, 4)) {
+			dev_warn_ratelimited(nm->vdev.dev,
+					     "queue %u: misaligned ring address\n",
+					     idx);
+			return -EINVAL;
+		}
+		vq->desc = a.desc_user_addr;
+		vq->avail = a.avail_user_addr;
+		vq->used = a.used_user_addr;
+		vq->addr_set = true;
+		return 0;
+	case VHOST_SET_VRING_BASE:
+		if (copy_from_user(&s, arg, sizeof(s)))
+			return -EFAULT;
+		if (s.num) {
+			dev_warn_ratelimited(nm->vdev.dev,
+					     "queue %u: this VF cannot start a ring at index %u\n",
+					     idx, s.num);
+			return -EOPNOTSUPP;
+		}
+		return 0;
+	case VHOST_VDPA_SET_VRING_ENABLE:
+		if (copy_from_user(&s, arg, sizeof(s)))
+			return -EFAULT;
+		if (s.num > 1)
+			return -EINVAL;
+		vq->ready = s.num;
+		return 0;
+	}
+	return -ENOTTY;
+}
+
+static bool npa_mdev_is_owner(struct npa_mdev *nm)
+{
+	return nm->mm && nm->mm == current->mm;
+}
+
+/* vhost requests: reads are open to the fd's holder, the rest to the owner. */
+static long npa_mdev_vhost_ioctl(struct npa_mdev *nm, unsigned int cmd,
+				 void __user *arg)
+{
+	switch (cmd) {
+	case VHOST_GET_FEATURES:
+		return put_user(npa_mdev_offered(nm), (u64 __user *)arg);
+	case VHOST_VDPA_GET_DEVICE_ID:
+		return put_user(VIRTIO_ID_NET, (u32 __user *)arg);
+	case VHOST_VDPA_GET_STATUS:
+		return put_user(nm->vf->ops->get_status(nm->vf),
+				(u8 __user *)arg);
+	case VHOST_VDPA_GET_CONFIG:
+		return npa_mdev_get_config(nm, arg);
+	case VHOST_VDPA_GET_CONFIG_SIZE:
+		return put_user(nm->vf->ops->get_config_size(nm->vf),
+				(u32 __user *)arg);
+	case VHOST_VDPA_GET_VQS_COUNT:
+		return put_user(nm->nvqs, (u32 __user *)arg);
+	case VHOST_VDPA_GET_VRING_NUM:
+		return put_user(nm->vf->ops->get_vq_num_max(nm->vf, 0),
+				(u16 __user *)arg);
+	case VHOST_SET_OWNER:
+		if (nm->mm)
+			return -EBUSY;
+		nm->mm = current->mm;
+		mmgrab(nm->mm);
+		return 0;
+	}
+
+	if (!npa_mdev_is_owner(nm))
+		return -EPERM;
+
+	switch (cmd) {
+	case VHOST_SET_FEATURES:
+		return npa_mdev_set_features(nm, arg);
+	case VHOST_SET_MEM_TABLE:
+		return npa_mdev_set_mem_table(nm, arg);
+	case VHOST_SET_LOG_BASE:
+		return copy_from_user(&nm->log_base, arg,
+				      sizeof(nm->log_base)) ? -EFAULT : 0;
+	case VHOST_VDPA_SET_STATUS:
+		return npa_mdev_set_status(nm, arg);
+	case VHOST_VDPA_SET_CONFIG:
+		dev_warn_ratelimited(nm->vdev.dev,
+				     "the device config (MAC, MTU) is the host admin's\n");
+		return -EPERM;
+	case VHOST_SET_VRING_NUM:
+	case VHOST_SET_VRING_ADDR:
+	case VHOST_SET_VRING_BASE:
+	case VHOST_GET_VRING_BASE:
+	case VHOST_SET_VRING_KICK:
+	case VHOST_VDPA_SET_VRING_ENABLE:
+		return npa_mdev_vring_ioctl(nm, cmd, arg);
+	}
+	return -ENOTTY;
+}
+
+static int npa_mdev_open_device(struct vfio_device *vdev)
+{
+	struct npa_mdev *nm = vdev_to_nm(vdev);
+	struct npa_vf_cb cb = { .callback = npa_mdev_vq_cb };
+	int i;
+
+	for (i = 0; i < nm->nvqs; i++) {
+		cb.priv = &nm->vqs[i];
+		nm->vf->ops->set_vq_cb(nm->vf, i, &cb);
+	}
+	cb.callback = npa_mdev_config_cb;
+	cb.priv = nm;
+	nm->vf->ops->set_config_cb(nm->vf, &cb);
+	return 0;
+}
+
+/* Last close, or the owner died: stop the device and let go of everything. */
 static void npa_mdev_close_device(struct vfio_device *vdev)
 {
 	struct npa_mdev *nm = vdev_to_nm(vdev);
+	struct npa_vf_cb none = {};
+	int i;
 
 	mutex_lock(&nm->lock);
-	npa_mdev_set_req_trigger(nm, NULL);
+	npa_mdev_reset(nm);
+	for (i = 0; i < nm->nvqs; i++) {
+		struct npa_mdev_vq *vq = &nm->vqs[i];
+
+		vfio_virqfd_disable(&vq->kick);
+		nm->vf->ops->set_vq_cb(nm->vf, i, &none);
+		npa_mdev_swap_ctx(&vq->call_lock, &vq->call, NULL);
+	}
+	nm->vf->ops->set_config_cb(nm->vf, &none);
+	npa_mdev_swap_ctx(&nm->irq_lock, &nm->config_call, NULL);
+	npa_mdev_swap_ctx(&nm->irq_lock, &nm->req_trigger, NULL);
+	if (nm->mm) {
+		npa_mdev_clear_mem(nm);
+		mmdrop(nm->mm);
+		nm->mm = NULL;
+	}
+	nm->log_base = 0;
 	mutex_unlock(&nm->lock);
 }
 
@@ -95,7 +868,7 @@ static void npa_mdev_request(struct vfio_device *vdev, unsigned int count)
 {
 	struct npa_mdev *nm = vdev_to_nm(vdev);
 
-	mutex_lock(&nm->lock);
+	spin_lock_irq(&nm->irq_lock);
 	if (nm->req_trigger) {
 		if (!(count % 10))
 			dev_notice_ratelimited(vdev->dev,
@@ -106,7 +879,17 @@ static void npa_mdev_request(struct vfio_device *vdev, unsigned int count)
 		dev_warn(vdev->dev,
 			 "no device request channel registered, blocked until released by user\n");
 	}
-	mutex_unlock(&nm->lock);
+	spin_unlock_irq(&nm->irq_lock);
+}
+
+static bool npa_mdev_doorbells_mmappable(struct npa_mdev *nm)
+{
+	int i;
+
+	for (i = 0; i < nm->nvqs; i++)
+		if (!nm->vf->ops->get_vq_notify(nm->vf, i))
+			return false;
+	return true;
 }
 
 static int npa_mdev_get_info(void __user *arg)
@@ -119,13 +902,61 @@ static int npa_mdev_get_info(void __user *arg)
 	if (info.argsz < minsz)
 		return -EINVAL;
 
-	info.flags = 0;
-	info.num_regions = 0;
+	info.flags = VFIO_DEVICE_FLAGS_RESET;
+	info.num_regions = 1;
 	info.num_irqs = VHOST_NPA_NUM_IRQS;
 	return copy_to_user(arg, &info, minsz) ? -EFAULT : 0;
 }
 
-static int npa_mdev_get_irq_info(void __user *arg)
+/* The only region: the doorbells, one page per queue. */
+static int npa_mdev_get_region_info(struct npa_mdev *nm, void __user *arg)
+{
+	unsigned long minsz = offsetofend(struct vfio_region_info, offset);
+	struct vfio_region_info_cap_type type = {
+		.header.id = VFIO_REGION_INFO_CAP_TYPE,
+		.header.version = 1,
+		.type = VHOST_NPA_REGION_TYPE,
+		.subtype = VHOST_NPA_REGION_SUBTYPE_NOTIFY,
+	};
+	struct vfio_info_cap caps = {};
+	struct vfio_region_info info;
+	int ret;
+
+	if (copy_from_user(&info, arg, minsz))
+		return -EFAULT;
+	if (info.argsz < minsz || info.index != NPA_MDEV_NOTIFY_REGION)
+		return -EINVAL;
+
+	info.offset = (u64)NPA_MDEV_NOTIFY_REGION << NPA_MDEV_OFFSET_SHIFT;
+	info.size = (u64)nm->nvqs * PAGE_SIZE;
+	info.flags = VFIO_REGION_INFO_FLAG_WRITE | VFIO_REGION_INFO_FLAG_CAPS;
+	if (npa_mdev_doorbells_mmappable(nm))
+		info.flags |= VFIO_REGION_INFO_FLAG_MMAP;
+
+	ret = vfio_info_add_capability(&caps, &type.header, sizeof(type));
+	if (ret)
+		return ret;
+	if (info.argsz < sizeof(info) + caps.size) {
+		info.argsz = sizeof(info) + caps.size;
+		info.cap_offset = 0;
+	} else {
+		vfio_info_cap_shift(&caps, sizeof(info));
+		if (copy_to_user(arg + sizeof(info), caps.buf, caps.size))
+			ret = -EFAULT;
+		info.cap_offset = sizeof(info);
+	}
+	kfree(caps.buf);
+	if (ret)
+		return ret;
+	return copy_to_user(arg, &info, minsz) ? -EFAULT : 0;
+}
+
+static u32 npa_mdev_irq_count(struct npa_mdev *nm, u32 index)
+{
+	return index == VHOST_NPA_VQ_IRQ_INDEX ? nm->nvqs : 1;
+}
+
+static int npa_mdev_get_irq_info(struct npa_mdev *nm, void __user *arg)
 {
 	unsigned long minsz = offsetofend(struct vfio_irq_info, count);
 	struct vfio_irq_info info;
@@ -136,90 +967,211 @@ static int npa_mdev_get_irq_info(void __user *arg)
 		return -EINVAL;
 
 	info.flags = VFIO_IRQ_INFO_EVENTFD;
-	info.count = 1;
+	info.count = npa_mdev_irq_count(nm, info.index);
 	return copy_to_user(arg, &info, minsz) ? -EFAULT : 0;
 }
 
-/* VHOST_NPA_REQ_IRQ_INDEX is the only index, with one trigger. */
+/* The eventfd behind interrupt @i of @index, and the lock that guards it. */
+static struct eventfd_ctx **npa_mdev_irq_slot(struct npa_mdev *nm, u32 index,
+					      u32 i, spinlock_t **lock)
+{
+	switch (index) {
+	case VHOST_NPA_VQ_IRQ_INDEX:
+		*lock = &nm->vqs[i].call_lock;
+		return &nm->vqs[i].call;
+	case VHOST_NPA_CONFIG_IRQ_INDEX:
+		*lock = &nm->irq_lock;
+		return &nm->config_call;
+	}
+	*lock = &nm->irq_lock;
+	return &nm->req_trigger;
+}
+
+static void npa_mdev_set_trigger(struct npa_mdev *nm, u32 index, u32 i,
+				 struct eventfd_ctx *ctx)
+{
+	struct npa_mdev_vq *vq = NULL;
+	struct eventfd_ctx **slot;
+	spinlock_t *lock;	/* guards *slot */
+
+	slot = npa_mdev_irq_slot(nm, index, i, &lock);
+	if (index == VHOST_NPA_VQ_IRQ_INDEX) {
+		vq = &nm->vqs[i];
+		npa_mdev_bypass_off(vq);
+	}
+	npa_mdev_swap_ctx(lock, slot, ctx);
+	if (vq && (nm->status & VIRTIO_CONFIG_S_DRIVER_OK))
+		npa_mdev_bypass_on(vq);
+}
+
+static void npa_mdev_fire(struct npa_mdev *nm, u32 index, u32 i)
+{
+	struct eventfd_ctx **slot;
+	spinlock_t *lock;	/* guards *slot */
+
+	slot = npa_mdev_irq_slot(nm, index, i, &lock);
+	spin_lock_irq(lock);
+	if (*slot)
+		eventfd_signal(*slot);
+	spin_unlock_irq(lock);
+}
+
+/* ACTION_TRIGGER only: set or clear eventfds, or signal them. */
 static int npa_mdev_set_irqs(struct npa_mdev *nm, void __user *arg)
 {
 	unsigned long minsz = offsetofend(struct vfio_irq_set, count);
-	struct eventfd_ctx *ctx = NULL;
+	struct eventfd_ctx *ctx;
 	struct vfio_irq_set hdr;
 	size_t data_size;
+	u8 *data = NULL;
+	u32 i, count;
 	s32 fd;
-	u8 set;
 	int ret;
 
 	if (copy_from_user(&hdr, arg, minsz))
 		return -EFAULT;
-	ret = vfio_set_irqs_validate_and_prepare(&hdr, 1, VHOST_NPA_NUM_IRQS,
-						 &data_size);
+	ret = vfio_set_irqs_validate_and_prepare(&hdr,
+						 npa_mdev_irq_count(nm, hdr.index),
+						 VHOST_NPA_NUM_IRQS, &data_size);
 	if (ret)
 		return ret;
 	if (!(hdr.flags & VFIO_IRQ_SET_ACTION_TRIGGER))
 		return -EINVAL;
+	if (data_size) {
+		data = memdup_user(arg + minsz, data_size);
+		if (IS_ERR(data))
+			return PTR_ERR(data);
+	}
 
+	count = npa_mdev_irq_count(nm, hdr.index);
 	switch (hdr.flags & VFIO_IRQ_SET_DATA_TYPE_MASK) {
 	case VFIO_IRQ_SET_DATA_EVENTFD:
-		if (copy_from_user(&fd, arg + minsz, sizeof(fd)))
-			return -EFAULT;
-		if (fd < -1)
-			return -EINVAL;
-		if (fd >= 0) {
-			ctx = eventfd_ctx_fdget(fd);
-			if (IS_ERR(ctx))
-				return PTR_ERR(ctx);
+		for (i = 0; i < hdr.count; i++) {
+			fd = ((s32 *)data)[i];
+			if (fd < -1) {
+				ret = -EINVAL;
+				break;
+			}
+			ctx = NULL;
+			if (fd >= 0) {
+				ctx = eventfd_ctx_fdget(fd);
+				if (IS_ERR(ctx)) {
+					ret = PTR_ERR(ctx);
+					break;
+				}
+			}
+			npa_mdev_set_trigger(nm, hdr.index, hdr.start + i, ctx);
 		}
-		mutex_lock(&nm->lock);
-		npa_mdev_set_req_trigger(nm, ctx);
-		mutex_unlock(&nm->lock);
-		return 0;
+		break;
 	case VFIO_IRQ_SET_DATA_BOOL:
-		if (copy_from_user(&set, arg + minsz, sizeof(set)))
-			return -EFAULT;
+		for (i = 0; i < hdr.count; i++)
+			if (data[i])
+				npa_mdev_fire(nm, hdr.index, hdr.start + i);
 		break;
 	default:
-		/* DATA_NONE: count 0 disables, count 1 signals. */
-		set = hdr.count;
-		if (!set) {
-			mutex_lock(&nm->lock);
-			npa_mdev_set_req_trigger(nm, NULL);
-			mutex_unlock(&nm->lock);
-			return 0;
+		/* DATA_NONE: count 0 clears every trigger, else signals. */
+		for (i = 0; i < (hdr.count ?: count); i++) {
+			if (hdr.count)
+				npa_mdev_fire(nm, hdr.index, hdr.start + i);
+			else
+				npa_mdev_set_trigger(nm, hdr.index, i, NULL);
 		}
 		break;
 	}
-
-	mutex_lock(&nm->lock);
-	if (set && nm->req_trigger)
-		eventfd_signal(nm->req_trigger);
-	mutex_unlock(&nm->lock);
-	return 0;
+	kfree(data);
+	return ret;
 }
 
 static long npa_mdev_ioctl(struct vfio_device *vdev, unsigned int cmd,
 			   unsigned long arg)
 {
+	struct npa_mdev *nm = vdev_to_nm(vdev);
 	void __user *uarg = (void __user *)arg;
+	long ret;
 
 	switch (cmd) {
 	case VFIO_DEVICE_GET_INFO:
 		return npa_mdev_get_info(uarg);
+	case VFIO_DEVICE_GET_REGION_INFO:
+		return npa_mdev_get_region_info(nm, uarg);
 	case VFIO_DEVICE_GET_IRQ_INFO:
-		return npa_mdev_get_irq_info(uarg);
+		return npa_mdev_get_irq_info(nm, uarg);
 	case VFIO_DEVICE_SET_IRQS:
-		return npa_mdev_set_irqs(vdev_to_nm(vdev), uarg);
+		mutex_lock(&nm->lock);
+		ret = npa_mdev_set_irqs(nm, uarg);
+		mutex_unlock(&nm->lock);
+		return ret;
+	case VFIO_DEVICE_RESET:
+		mutex_lock(&nm->lock);
+		npa_mdev_reset(nm);
+		mutex_unlock(&nm->lock);
+		return 0;
 	}
-	return -ENOTTY;
+	if (_IOC_TYPE(cmd) != VHOST_VIRTIO)
+		return -ENOTTY;
+
+	mutex_lock(&nm->lock);
+	ret = npa_mdev_vhost_ioctl(nm, cmd, uarg);
+	mutex_unlock(&nm->lock);
+	return ret;
+}
+
+/* A 16-bit write at the start of page i of the doorbell region kicks queue i. */
+static ssize_t npa_mdev_write(struct vfio_device *vdev, const char __user *buf,
+			      size_t count, loff_t *ppos)
+{
+	struct npa_mdev *nm = vdev_to_nm(vdev);
+	u64 pos = *ppos;
+
+	if (pos >> NPA_MDEV_OFFSET_SHIFT != NPA_MDEV_NOTIFY_REGION ||
+	    count != sizeof(u16) || offset_in_page(pos) ||
+	    pos >= (u64)nm->nvqs * PAGE_SIZE)
+		return -EINVAL;
+	nm->vf->ops->kick_vq(nm->vf, pos >> PAGE_SHIFT);
+	return count;
+}
+
+static vm_fault_t npa_mdev_notify_fault(struct vm_fault *vmf)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct npa_mdev *nm = vma->vm_private_data;
+	u16 qid = vma->vm_pgoff + ((vmf->address - vma->vm_start) >> PAGE_SHIFT);
+
+	return vmf_insert_pfn(vma, vmf->address & PAGE_MASK,
+			      PHYS_PFN(nm->vf->ops->get_vq_notify(nm->vf, qid)));
+}
+
+static const struct vm_operations_struct npa_mdev_notify_vm_ops = {
+	.fault = npa_mdev_notify_fault,
+};
+
+/* Doorbell pages, for the VMM to map into the guest. */
+static int npa_mdev_mmap(struct vfio_device *vdev, struct vm_area_struct *vma)
+{
+	struct npa_mdev *nm = vdev_to_nm(vdev);
+
+	if (vma->vm_pgoff >> (NPA_MDEV_OFFSET_SHIFT - PAGE_SHIFT) !=
+	    NPA_MDEV_NOTIFY_REGION || !(vma->vm_flags & VM_SHARED) ||
+	    vma->vm_pgoff + vma_pages(vma) > nm->nvqs ||
+	    !npa_mdev_doorbells_mmappable(nm))
+		return -EINVAL;
+
+	vm_flags_set(vma, VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP);
+	vma->vm_page_prot = pgprot_noncached(vma->vm_page_prot);
+	vma->vm_ops = &npa_mdev_notify_vm_ops;
+	vma->vm_private_data = nm;
+	return 0;
 }
 
 static const struct vfio_device_ops npa_mdev_dev_ops = {
 	.name		= "npa-mdev",
 	.init		= npa_mdev_init_dev,
 	.release	= npa_mdev_release_dev,
+	.open_device	= npa_mdev_open_device,
 	.close_device	= npa_mdev_close_device,
 	.ioctl		= npa_mdev_ioctl,
+	.write		= npa_mdev_write,
+	.mmap		= npa_mdev_mmap,
 	.request	= npa_mdev_request,
 	.bind_iommufd	= vfio_iommufd_emulated_bind,
 	.unbind_iommufd	= vfio_iommufd_emulated_unbind,
