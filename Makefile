@@ -7,9 +7,9 @@ KSRC ?= /usr/src/$(KSRCPKG)
 CHECKPATCH = $(KSRC)/scripts/checkpatch.pl --no-tree --strict --quiet
 C_SOURCES = $(shell git ls-files -co --exclude-standard '*.c' '*.h' 2>/dev/null | grep -v '\.mod\.c$$')
 
-.PHONY: all modules clean checkpatch sparse selftests check demo setup
+.PHONY: all modules clean checkpatch sparse selftests tools check demo setup
 
-all: modules selftests
+all: modules selftests tools
 
 setup:
 	tools/lab/setup.sh
@@ -22,6 +22,9 @@ sparse:
 
 selftests:
 	$(MAKE) -C selftests KSRC=$(KSRC)
+
+tools:
+	$(MAKE) -C tools
 
 checkpatch:
 	$(CHECKPATCH) -f $(C_SOURCES)
@@ -36,3 +39,4 @@ demo:
 clean:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) clean
 	$(MAKE) -C selftests clean
+	$(MAKE) -C tools clean

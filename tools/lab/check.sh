@@ -18,7 +18,7 @@ tools/lab/setup.sh || exit 1
 
 step "build (W=1: any warning fails)"
 mkdir -p build
-make -s modules selftests >build/build.log 2>&1 || fail=1
+make -s modules selftests tools >build/build.log 2>&1 || fail=1
 if grep -E "warning:|error:" build/build.log; then
 	echo "build: FAILED"
 	fail=1

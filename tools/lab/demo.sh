@@ -8,6 +8,6 @@ cd "$here/../.."
 echo "== setup"
 tools/lab/setup.sh
 echo "== build"
-make -s modules selftests
+make -s modules selftests tools
 echo "== the test host"
 exec tools/lab/run-host.sh -o "build/lab/demo-$(date +%Y%m%d-%H%M%S)" tools/lab/demo-host.sh

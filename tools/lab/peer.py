@@ -7,6 +7,14 @@ Each VF of the test host is a virtio-net device whose backend is QEMU's
 this program binds 127.0.0.1:(base+100+i), sends to 127.0.0.1:(base+i), and
 plays host 10.0.i.1: it answers ARP and ICMP echo, echoes UDP sent to port 7
 and counts everything.  On SIGTERM it writes its counters as JSON.
+
+UDP to port 9 is counted and digested (FNV-1a 64 over the payloads in
+order).  UDP to port 5000 carries commands, answered from port 5000:
+  RESET                  zero the port 9 count and digest
+  REPORT                 reply "count=N bytes=B fnv=HEX"
+  SEND n size seed       send n frames of size-byte payloads (npa-pkt's
+                         pattern), at most WINDOW ahead of the last
+  ACK k                  "I have k of them"
 """
 import argparse
 import json
@@ -15,6 +23,22 @@ import signal
 import socket
 import struct
 import sys
+
+
+WINDOW = 64
+FNV_INIT = 0xCBF29CE484222325
+
+
+def fnv(h, data):
+    for b in data:
+        h = ((h ^ b) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+def pattern(size, seed, idx):
+    p = bytearray((seed + idx * 31 + j * 7) & 0xFF for j in range(size))
+    p[0:4] = struct.pack("!I", idx)
+    return bytes(p)
 
 
 def csum(data):
@@ -38,6 +62,47 @@ class Wire:
         self.stats = {"rx_frames": 0, "rx_bytes": 0, "tx_frames": 0,
                       "arp_replies": 0, "icmp_replies": 0,
                       "udp_rx": 0, "udp_rx_bytes": 0, "udp_echoed": 0}
+        self.count = self.bytes = 0
+        self.digest = FNV_INIT
+        self.job = None
+
+    def udp_to(self, dst_mac, ip, sport, dport, payload):
+        hdr = bytearray(ip[:20])
+        hdr[0] = 0x45
+        hdr[2:4] = struct.pack("!H", 28 + len(payload))
+        hdr[8], hdr[9] = 64, 17
+        hdr[10:12] = b"\0\0"
+        hdr[12:16], hdr[16:20] = self.ip, ip[12:16]
+        hdr[10:12] = struct.pack("!H", csum(bytes(hdr)))
+        udp = struct.pack("!HHHH", sport, dport, 8 + len(payload), 0)
+        self.send(dst_mac + self.mac + b"\x08\x00" + bytes(hdr) + udp +
+                  payload)
+
+    def pump(self):
+        j = self.job
+        while j["sent"] < j["n"] and j["sent"] - j["acked"] < WINDOW:
+            self.udp_to(j["mac"], j["ip"], 5000, j["port"],
+                        pattern(j["size"], j["seed"], j["sent"]))
+            j["sent"] += 1
+
+    def command(self, src, ip, sport, text):
+        words = text.split()
+        if not words:
+            return
+        if words[0] == "RESET":
+            self.count = self.bytes = 0
+            self.digest = FNV_INIT
+        elif words[0] == "REPORT":
+            self.udp_to(src, ip, 5000, sport, b"count=%d bytes=%d fnv=%016x" %
+                        (self.count, self.bytes, self.digest))
+        elif words[0] == "SEND" and len(words) == 4:
+            self.job = {"n": int(words[1]), "size": int(words[2]),
+                        "seed": int(words[3]), "sent": 0, "acked": 0,
+                        "mac": src, "ip": ip, "port": sport}
+            self.pump()
+        elif words[0] == "ACK" and len(words) == 2 and self.job:
+            self.job["acked"] = max(self.job["acked"], int(words[1]))
+            self.pump()
 
     def send(self, frame):
         self.sock.sendto(frame, self.dest)
@@ -79,7 +144,13 @@ class Wire:
             sport, dport = struct.unpack("!HH", l4[0:4])
             st["udp_rx"] += 1
             st["udp_rx_bytes"] += len(l4) - 8
-            if dport == 7:
+            if dport == 9:
+                self.count += 1
+                self.bytes += len(l4) - 8
+                self.digest = fnv(self.digest, l4[8:])
+            elif dport == 5000:
+                self.command(src, ip, sport, l4[8:].decode(errors="replace"))
+            elif dport == 7:
                 udp = struct.pack("!HHHH", dport, sport, len(l4), 0) + l4[8:]
                 self.send(src + self.mac + b"\x08\x00" + bytes(reply_ip) + udp)
                 st["udp_echoed"] += 1

@@ -1,0 +1,421 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * libnpa: drive an npa mdev from userspace, as a VMM would (see libnpa.h).
+ * The process's own memory plays guest RAM, at NPA_GPA_BASE.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <linux/vfio.h>
+#include <linux/vhost.h>
+#include <linux/vhost_npa.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_net.h>
+
+#include "libnpa.h"
+
+#define NPA_GPA_BASE	0x40000000ULL
+#define NPA_MEM_SIZE	(2UL << 20)
+#define PAGE		4096UL
+
+#define mb()		__atomic_thread_fence(__ATOMIC_SEQ_CST)
+
+static int fail(const char *what)
+{
+	int err = errno;
+
+	fprintf(stderr, "libnpa: %s: %s\n", what, strerror(err));
+	return -err;
+}
+
+int npa_open(struct npa_dev *d, const char *uuid)
+{
+	struct vfio_group_status status = { .argsz = sizeof(status) };
+	struct {
+		struct vhost_vdpa_config hdr;
+		uint8_t mac[6];
+	} cfg = { .hdr = { .off = 0, .len = 6 } };
+	char path[256], link[256];
+	ssize_t n;
+
+	memset(d, 0, sizeof(*d));
+	d->container = d->group = d->device = -1;
+	snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s/iommu_group",
+		 uuid);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		return fail(path);
+	link[n] = 0;
+	snprintf(path, sizeof(path), "/dev/vfio/%s", strrchr(link, '/') + 1);
+
+	d->container = open("/dev/vfio/vfio", O_RDWR);
+	if (d->container < 0)
+		return fail("/dev/vfio/vfio");
+	d->group = open(path, O_RDWR);
+	if (d->group < 0)
+		return fail(path);
+	if (ioctl(d->group, VFIO_GROUP_GET_STATUS, &status) ||
+	    !(status.flags & VFIO_GROUP_FLAGS_VIABLE))
+		return fail("VFIO group not viable");
+	if (ioctl(d->group, VFIO_GROUP_SET_CONTAINER, &d->container) ||
+	    ioctl(d->container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU))
+		return fail("VFIO container");
+	d->device = ioctl(d->group, VFIO_GROUP_GET_DEVICE_FD, uuid);
+	if (d->device < 0)
+		return fail("VFIO_GROUP_GET_DEVICE_FD");
+
+	if (ioctl(d->device, VHOST_SET_OWNER))
+		return fail("VHOST_SET_OWNER");
+	if (ioctl(d->device, VHOST_GET_FEATURES, &d->features))
+		return fail("VHOST_GET_FEATURES");
+	if (ioctl(d->device, VHOST_VDPA_GET_CONFIG, &cfg))
+		return fail("VHOST_VDPA_GET_CONFIG");
+	memcpy(d->mac, cfg.mac, sizeof(d->mac));
+	return 0;
+}
+
+/* Find the doorbell region by its type capability, not by its index. */
+static int find_doorbells(struct npa_dev *d)
+{
+	struct vfio_device_info dinfo = { .argsz = sizeof(dinfo) };
+	uint8_t buf[512];
+	struct vfio_region_info *info = (void *)buf;
+	struct vfio_info_cap_header *hdr;
+	struct vfio_region_info_cap_type *type;
+	uint32_t i;
+
+	if (ioctl(d->device, VFIO_DEVICE_GET_INFO, &dinfo))
+		return fail("VFIO_DEVICE_GET_INFO");
+	for (i = 0; i < dinfo.num_regions; i++) {
+		memset(buf, 0, sizeof(buf));
+		info->argsz = sizeof(buf);
+		info->index = i;
+		if (ioctl(d->device, VFIO_DEVICE_GET_REGION_INFO, info))
+			return fail("VFIO_DEVICE_GET_REGION_INFO");
+		if (!(info->flags & VFIO_REGION_INFO_FLAG_CAPS))
+			continue;
+		for (hdr = (void *)(buf + info->cap_offset);;
+		     hdr = (void *)(buf + hdr->next)) {
+			type = (void *)hdr;
+			if (hdr->id == VFIO_REGION_INFO_CAP_TYPE &&
+			    type->type == VHOST_NPA_REGION_TYPE &&
+			    type->subtype == VHOST_NPA_REGION_SUBTYPE_NOTIFY)
+				goto found;
+			if (!hdr->next)
+				break;
+		}
+	}
+	errno = ENOENT;
+	return fail("no doorbell region");
+
+found:
+	d->notify_offset = info->offset;
+	if (d->kick != NPA_KICK_MMAP)
+		return 0;
+	if (!(info->flags & VFIO_REGION_INFO_FLAG_MMAP)) {
+		errno = EOPNOTSUPP;
+		return fail("doorbells are not mmappable on this VF");
+	}
+	d->doorbells = mmap(NULL, NPA_NQ * PAGE, PROT_WRITE, MAP_SHARED,
+			    d->device, info->offset);
+	if (d->doorbells == MAP_FAILED) {
+		d->doorbells = NULL;
+		return fail("mmap doorbells");
+	}
+	for (i = 0; i < NPA_NQ; i++)
+		d->vq[i].doorbell = (uint16_t *)((uint8_t *)d->doorbells +
+						 i * PAGE);
+	return 0;
+}
+
+static void notify(struct npa_dev *d, struct npa_vq *vq)
+{
+	uint64_t one = 1;
+	uint16_t idx = vq->idx;
+
+	mb();
+	if (vq->used->flags & VRING_USED_F_NO_NOTIFY)
+		return;
+	d->kicks++;
+	switch (d->kick) {
+	case NPA_KICK_EVENTFD:
+		if (write(vq->kick_fd, &one, sizeof(one)) != sizeof(one))
+			fail("kick eventfd");
+		break;
+	case NPA_KICK_MMAP:
+		*vq->doorbell = idx;
+		break;
+	case NPA_KICK_WRITE:
+		if (pwrite(d->device, &idx, sizeof(idx),
+			   d->notify_offset + idx * PAGE) != sizeof(idx))
+			fail("doorbell write");
+		break;
+	}
+}
+
+static int set_call(struct npa_dev *d, struct npa_vq *vq)
+{
+	struct {
+		struct vfio_irq_set set;
+		int32_t fd;
+	} irq = {
+		.set = {
+			.argsz = sizeof(irq),
+			.flags = VFIO_IRQ_SET_DATA_EVENTFD |
+				 VFIO_IRQ_SET_ACTION_TRIGGER,
+			.index = VHOST_NPA_VQ_IRQ_INDEX,
+			.start = vq->idx,
+			.count = 1,
+		},
+	};
+
+	vq->call_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vq->call_fd < 0)
+		return fail("eventfd");
+	irq.fd = vq->call_fd;
+	if (ioctl(d->device, VFIO_DEVICE_SET_IRQS, &irq))
+		return fail("VFIO_DEVICE_SET_IRQS");
+	return 0;
+}
+
+static int setup_vq(struct npa_dev *d, uint16_t idx)
+{
+	struct npa_vq *vq = &d->vq[idx];
+	size_t ring = idx * 4 * PAGE;
+	size_t bufs = 16 * PAGE + idx * NPA_QSIZE * NPA_BUFSZ;
+	struct vhost_vring_state num = { idx, NPA_QSIZE }, base = { idx, 0 };
+	struct vhost_vring_state enable = { idx, 1 };
+	struct vhost_vring_addr addr = { .index = idx };
+	struct vhost_vring_file kfile = { idx, -1 };
+
+	vq->idx = idx;
+	vq->desc = (void *)(d->mem + ring);
+	vq->avail = (void *)(d->mem + ring + PAGE);
+	vq->used = (void *)(d->mem + ring + 2 * PAGE);
+	vq->buf = d->mem + bufs;
+	vq->desc_gpa = d->mem_gpa + ring;
+	vq->avail_gpa = vq->desc_gpa + PAGE;
+	vq->used_gpa = vq->desc_gpa + 2 * PAGE;
+	vq->buf_gpa = d->mem_gpa + bufs;
+	vq->kick_fd = -1;
+
+	addr.desc_user_addr = vq->desc_gpa;
+	addr.avail_user_addr = vq->avail_gpa;
+	addr.used_user_addr = vq->used_gpa;
+	if (ioctl(d->device, VHOST_SET_VRING_NUM, &num) ||
+	    ioctl(d->device, VHOST_SET_VRING_ADDR, &addr) ||
+	    ioctl(d->device, VHOST_SET_VRING_BASE, &base))
+		return fail("vring setup");
+	if (set_call(d, vq))
+		return -1;
+	if (d->kick == NPA_KICK_EVENTFD) {
+		vq->kick_fd = eventfd(0, EFD_CLOEXEC);
+		kfile.fd = vq->kick_fd;
+		if (vq->kick_fd < 0 ||
+		    ioctl(d->device, VHOST_SET_VRING_KICK, &kfile))
+			return fail("VHOST_SET_VRING_KICK");
+	}
+	if (ioctl(d->device, VHOST_VDPA_SET_VRING_ENABLE, &enable))
+		return fail("VHOST_VDPA_SET_VRING_ENABLE");
+	return 0;
+}
+
+static int set_status(struct npa_dev *d, uint8_t status)
+{
+	uint8_t now;
+
+	if (ioctl(d->device, VHOST_VDPA_SET_STATUS, &status))
+		return fail("VHOST_VDPA_SET_STATUS");
+	if (ioctl(d->device, VHOST_VDPA_GET_STATUS, &now))
+		return fail("VHOST_VDPA_GET_STATUS");
+	if (now != status) {
+		fprintf(stderr, "libnpa: status 0x%x, device has 0x%x\n",
+			status, now);
+		return -EIO;
+	}
+	return 0;
+}
+
+int npa_start(struct npa_dev *d, enum npa_kick kick)
+{
+	struct {
+		struct vhost_memory hdr;
+		struct vhost_memory_region r;
+	} table = { .hdr = { .nregions = 1 } };
+	uint64_t features = (1ULL << VIRTIO_F_VERSION_1) |
+			    (1ULL << VIRTIO_F_ACCESS_PLATFORM) |
+			    (1ULL << VIRTIO_NET_F_MAC);
+	uint8_t status = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER;
+	struct npa_vq *rx = &d->vq[NPA_RXQ];
+	int i, ret;
+
+	d->kick = kick;
+	d->mem_size = NPA_MEM_SIZE;
+	d->mem_gpa = NPA_GPA_BASE;
+	d->mem = mmap(NULL, d->mem_size, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (d->mem == MAP_FAILED) {
+		d->mem = NULL;
+		return fail("mmap guest memory");
+	}
+	table.r.guest_phys_addr = d->mem_gpa;
+	table.r.memory_size = d->mem_size;
+	table.r.userspace_addr = (uintptr_t)d->mem;
+	if (ioctl(d->device, VHOST_SET_MEM_TABLE, &table))
+		return fail("VHOST_SET_MEM_TABLE");
+
+	features &= d->features;
+	if (ioctl(d->device, VHOST_SET_FEATURES, &features))
+		return fail("VHOST_SET_FEATURES");
+	ret = set_status(d, status);
+	if (!ret)
+		ret = set_status(d, status |= VIRTIO_CONFIG_S_FEATURES_OK);
+	if (ret)
+		return ret;
+	ret = find_doorbells(d);
+	for (i = 0; !ret && i < NPA_NQ; i++)
+		ret = setup_vq(d, i);
+	if (ret)
+		return ret;
+
+	for (i = 0; i < NPA_QSIZE; i++) {
+		rx->desc[i].addr = rx->buf_gpa + i * NPA_BUFSZ;
+		rx->desc[i].len = NPA_BUFSZ;
+		rx->desc[i].flags = VRING_DESC_F_WRITE;
+		rx->avail->ring[i] = i;
+	}
+	rx->avail_idx = NPA_QSIZE;
+	rx->avail->idx = rx->avail_idx;
+
+	ret = set_status(d, status | VIRTIO_CONFIG_S_DRIVER_OK);
+	if (ret)
+		return ret;
+	notify(d, rx);
+	return 0;
+}
+
+void npa_close(struct npa_dev *d)
+{
+	uint8_t zero = 0;
+	int i;
+
+	if (d->device >= 0)
+		ioctl(d->device, VHOST_VDPA_SET_STATUS, &zero);
+	if (d->doorbells)
+		munmap(d->doorbells, NPA_NQ * PAGE);
+	for (i = 0; i < NPA_NQ; i++) {
+		if (d->vq[i].kick_fd > 0)
+			close(d->vq[i].kick_fd);
+		if (d->vq[i].call_fd > 0)
+			close(d->vq[i].call_fd);
+	}
+	if (d->device >= 0)
+		close(d->device);
+	if (d->group >= 0)
+		close(d->group);
+	if (d->container >= 0)
+		close(d->container);
+	if (d->mem)
+		munmap(d->mem, d->mem_size);
+	d->device = d->group = d->container = -1;
+}
+
+/* Wait for the queue's call eventfd (the VF's MSI-X) or the timeout. */
+static void wait_call(struct npa_dev *d, struct npa_vq *vq, int timeout_ms)
+{
+	struct pollfd p = { .fd = vq->call_fd, .events = POLLIN };
+	uint64_t n;
+
+	if (poll(&p, 1, timeout_ms) == 1 &&
+	    read(vq->call_fd, &n, sizeof(n)) == sizeof(n))
+		d->calls += n;
+}
+
+int npa_tx_reclaim(struct npa_dev *d)
+{
+	struct npa_vq *vq = &d->vq[NPA_TXQ];
+	int free = NPA_QSIZE - vq->inflight;
+
+	mb();
+	while (vq->last_used != *(volatile uint16_t *)&vq->used->idx) {
+		vq->last_used++;
+		vq->inflight--;
+	}
+	return free;
+}
+
+int npa_tx_burst(struct npa_dev *d, const uint8_t *const *frames,
+		 const size_t *lens, int n)
+{
+	struct npa_vq *vq = &d->vq[NPA_TXQ];
+	int i, tries;
+
+	for (i = 0; i < n; i++) {
+		uint16_t id = vq->avail_idx % NPA_QSIZE;
+		uint8_t *buf = vq->buf + id * NPA_BUFSZ;
+
+		if (lens[i] + NPA_HDRSZ > NPA_BUFSZ)
+			return -EMSGSIZE;
+		for (tries = 0; vq->inflight == NPA_QSIZE; tries++) {
+			if (tries == 50) {
+				fprintf(stderr, "libnpa: tx ring stuck\n");
+				return -ETIMEDOUT;
+			}
+			wait_call(d, vq, 100);
+			npa_tx_reclaim(d);
+		}
+		memset(buf, 0, NPA_HDRSZ);
+		memcpy(buf + NPA_HDRSZ, frames[i], lens[i]);
+		vq->desc[id].addr = vq->buf_gpa + id * NPA_BUFSZ;
+		vq->desc[id].len = NPA_HDRSZ + lens[i];
+		vq->desc[id].flags = 0;
+		vq->avail->ring[id] = id;
+		vq->avail_idx++;
+		vq->inflight++;
+		mb();
+		vq->avail->idx = vq->avail_idx;
+	}
+	notify(d, vq);
+	return 0;
+}
+
+int npa_rx(struct npa_dev *d, uint8_t *buf, size_t len, int timeout_ms)
+{
+	struct npa_vq *vq = &d->vq[NPA_RXQ];
+	struct vring_used_elem e;
+	int waited = 0;
+	size_t n;
+
+	while (vq->last_used == *(volatile uint16_t *)&vq->used->idx) {
+		if (waited >= timeout_ms)
+			return -ETIMEDOUT;
+		wait_call(d, vq, 10);
+		waited += 10;
+	}
+	mb();
+	e = vq->used->ring[vq->last_used % NPA_QSIZE];
+	vq->last_used++;
+	if (e.id >= NPA_QSIZE || e.len < NPA_HDRSZ || e.len > NPA_BUFSZ)
+		return -EIO;
+	n = e.len - NPA_HDRSZ;
+	if (n > len)
+		n = len;
+	memcpy(buf, vq->buf + e.id * NPA_BUFSZ + NPA_HDRSZ, n);
+
+	/* Give the buffer back. */
+	vq->avail->ring[vq->avail_idx % NPA_QSIZE] = e.id;
+	vq->avail_idx++;
+	mb();
+	vq->avail->idx = vq->avail_idx;
+	if (!(vq->avail_idx % 32))
+		notify(d, vq);
+	return n;
+}

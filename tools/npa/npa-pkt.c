@@ -1,0 +1,320 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * npa-pkt: move UDP frames through an npa mdev and check them byte for byte
+ * against the lab's peer (tools/lab/peer.py), which plays 10.0.I.1 on VF I's
+ * wire.  This program is 10.0.I.2 with the VF's MAC.
+ *
+ *   npa-pkt -u UUID -i I [-k eventfd|mmap|write] [-n N] [-s SIZE] tx|rx|both
+ *
+ * tx: N frames with SIZE-byte payloads to the peer's port 9; the peer's
+ *     count and digest of what it received must match what was sent.
+ * rx: the peer sends N frames (flow-controlled by ACKs); each payload must
+ *     be the expected one, in order.
+ * Prints frames/s and bytes/s; exit status 0 only if everything matched.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "libnpa.h"
+
+#define PEER_DISCARD	9
+#define PEER_CONTROL	5000
+#define MY_PORT		4000
+#define HDRS		(14 + 20 + 8)
+#define ACK_EVERY	32
+
+static struct npa_dev dev;
+static uint8_t peer_mac[6];
+static uint8_t my_ip[4], peer_ip[4];
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static uint64_t fnv(uint64_t h, const uint8_t *p, size_t n)
+{
+	while (n--) {
+		h ^= *p++;
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+#define FNV_INIT 0xcbf29ce484222325ULL
+
+static void pattern(uint8_t *p, size_t size, uint32_t seed, uint32_t idx)
+{
+	size_t j;
+
+	for (j = 0; j < size; j++)
+		p[j] = (seed + idx * 31 + j * 7) & 0xff;
+	if (size >= 4) {
+		uint32_t be = htonl(idx);
+
+		memcpy(p, &be, 4);
+	}
+}
+
+static uint16_t csum(const uint8_t *p, size_t n)
+{
+	uint32_t s = 0;
+
+	for (; n > 1; p += 2, n -= 2)
+		s += p[0] << 8 | p[1];
+	if (n)
+		s += p[0] << 8;
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return ~s;
+}
+
+/* An Ethernet + IPv4 + UDP frame to the peer; returns its length. */
+static size_t udp_frame(uint8_t *f, uint16_t dport, const void *data,
+			size_t len)
+{
+	uint16_t c;
+
+	memcpy(f, peer_mac, 6);
+	memcpy(f + 6, dev.mac, 6);
+	f[12] = 0x08;
+	f[13] = 0x00;
+	memset(f + 14, 0, 28);
+	f[14] = 0x45;
+	f[16] = (20 + 8 + len) >> 8;
+	f[17] = (20 + 8 + len) & 0xff;
+	f[22] = 64;
+	f[23] = 17;
+	memcpy(f + 26, my_ip, 4);
+	memcpy(f + 30, peer_ip, 4);
+	c = csum(f + 14, 20);
+	f[24] = c >> 8;
+	f[25] = c & 0xff;
+	f[34] = MY_PORT >> 8;
+	f[35] = MY_PORT & 0xff;
+	f[36] = dport >> 8;
+	f[37] = dport & 0xff;
+	f[38] = (8 + len) >> 8;
+	f[39] = (8 + len) & 0xff;
+	memcpy(f + HDRS, data, len);
+	return HDRS + len;
+}
+
+static int send1(const uint8_t *f, size_t len)
+{
+	const uint8_t *frames[1] = { f };
+
+	return npa_tx_burst(&dev, frames, &len, 1);
+}
+
+static int control(const char *cmd)
+{
+	uint8_t f[256];
+
+	return send1(f, udp_frame(f, PEER_CONTROL, cmd, strlen(cmd)));
+}
+
+/* A UDP frame from the peer to us: its payload and length, else NULL. */
+static const uint8_t *udp_payload(const uint8_t *f, int n, uint16_t sport,
+				  size_t *len)
+{
+	if (n < HDRS || f[12] != 0x08 || f[13] || f[23] != 17 ||
+	    memcmp(f + 26, peer_ip, 4) || ((f[34] << 8) | f[35]) != sport)
+		return NULL;
+	*len = ((f[38] << 8) | f[39]) - 8;
+	if (*len > (size_t)n - HDRS)
+		return NULL;
+	return f + HDRS;
+}
+
+static int resolve_peer(void)
+{
+	uint8_t f[64] = { 0 }, r[NPA_BUFSZ];
+	int tries, n;
+
+	memset(f, 0xff, 6);
+	memcpy(f + 6, dev.mac, 6);
+	f[12] = 0x08;
+	f[13] = 0x06;
+	memcpy(f + 14, "\x00\x01\x08\x00\x06\x04\x00\x01", 8);
+	memcpy(f + 22, dev.mac, 6);
+	memcpy(f + 28, my_ip, 4);
+	memcpy(f + 38, peer_ip, 4);
+	for (tries = 0; tries < 10; tries++) {
+		if (send1(f, 60))
+			return -1;
+		while ((n = npa_rx(&dev, r, sizeof(r), 1000)) > 0) {
+			if (n >= 42 && r[12] == 0x08 && r[13] == 0x06 &&
+			    r[21] == 2 && !memcmp(r + 28, peer_ip, 4)) {
+				memcpy(peer_mac, r + 22, 6);
+				return 0;
+			}
+		}
+	}
+	fprintf(stderr, "npa-pkt: no ARP reply from the peer\n");
+	return -1;
+}
+
+static int do_tx(int count, int size)
+{
+	uint8_t *frames[32], payload[NPA_BUFSZ], r[NPA_BUFSZ];
+	const uint8_t *p;
+	size_t lens[32], len;
+	uint64_t h = FNV_INIT;
+	unsigned long long pc, pb, ph;
+	double t0, t;
+	int i, j, n, burst;
+
+	for (j = 0; j < 32; j++)
+		frames[j] = malloc(NPA_BUFSZ);
+	if (control("RESET"))
+		return 1;
+	t0 = now();
+	for (i = 0; i < count; i += burst) {
+		burst = count - i < 32 ? count - i : 32;
+		for (j = 0; j < burst; j++) {
+			pattern(payload, size, 1, i + j);
+			h = fnv(h, payload, size);
+			lens[j] = udp_frame(frames[j], PEER_DISCARD, payload,
+					    size);
+		}
+		if (npa_tx_burst(&dev, (const uint8_t *const *)frames, lens,
+				 burst))
+			return 1;
+	}
+	while (npa_tx_reclaim(&dev) < NPA_QSIZE && now() - t0 < 60)
+		;
+	t = now() - t0;
+	if (control("REPORT"))
+		return 1;
+	for (;;) {
+		n = npa_rx(&dev, r, sizeof(r) - 1, 10000);
+		if (n < 0) {
+			fprintf(stderr, "npa-pkt: no report from the peer\n");
+			return 1;
+		}
+		p = udp_payload(r, n, PEER_CONTROL, &len);
+		if (!p)
+			continue;
+		((uint8_t *)p)[len] = 0;
+		if (sscanf((const char *)p, "count=%llu bytes=%llu fnv=%llx",
+			   &pc, &pb, &ph) == 3)
+			break;
+	}
+	printf("tx: %d frames of %d bytes in %.3f s: %.0f frames/s, %.0f bytes/s\n",
+	       count, size, t, count / t, (double)count * size / t);
+	printf("tx: peer received %llu frames, %llu bytes, digest %016llx (sent %016llx)\n",
+	       pc, pb, ph, (unsigned long long)h);
+	return pc != (unsigned long long)count ||
+	       pb != (unsigned long long)count * size || ph != h;
+}
+
+static int do_rx(int count, int size)
+{
+	uint8_t r[NPA_BUFSZ], want[NPA_BUFSZ];
+	char cmd[64];
+	const uint8_t *p;
+	int got = 0, bad = 0, n;
+	size_t len;
+	double t0, t;
+
+	snprintf(cmd, sizeof(cmd), "SEND %d %d 7", count, size);
+	if (control(cmd))
+		return 1;
+	t0 = now();
+	while (got < count) {
+		n = npa_rx(&dev, r, sizeof(r), 5000);
+		if (n < 0) {
+			fprintf(stderr, "npa-pkt: rx stalled after %d of %d frames\n",
+				got, count);
+			break;
+		}
+		p = udp_payload(r, n, PEER_CONTROL, &len);
+		if (!p || len != (size_t)size)
+			continue;
+		pattern(want, size, 7, got);
+		if (memcmp(p, want, size))
+			bad++;
+		got++;
+		if (!(got % ACK_EVERY)) {
+			snprintf(cmd, sizeof(cmd), "ACK %d", got);
+			if (control(cmd))
+				return 1;
+		}
+	}
+	t = now() - t0;
+	printf("rx: %d frames of %d bytes in %.3f s: %.0f frames/s, %.0f bytes/s\n",
+	       got, size, t, got / t, (double)got * size / t);
+	printf("rx: %d of %d payloads as sent\n", got - bad, count);
+	return got != count || bad;
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: npa-pkt -u UUID -i VF [-k eventfd|mmap|write] [-n N] [-s SIZE] tx|rx|both\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	enum npa_kick kick = NPA_KICK_EVENTFD;
+	const char *uuid = NULL;
+	int opt, vf = -1, count = 1000, size = 1000, ret = 0;
+
+	while ((opt = getopt(argc, argv, "u:i:k:n:s:")) != -1) {
+		switch (opt) {
+		case 'u':
+			uuid = optarg;
+			break;
+		case 'i':
+			vf = atoi(optarg);
+			break;
+		case 'k':
+			if (!strcmp(optarg, "eventfd"))
+				kick = NPA_KICK_EVENTFD;
+			else if (!strcmp(optarg, "mmap"))
+				kick = NPA_KICK_MMAP;
+			else if (!strcmp(optarg, "write"))
+				kick = NPA_KICK_WRITE;
+			else
+				usage();
+			break;
+		case 'n':
+			count = atoi(optarg);
+			break;
+		case 's':
+			size = atoi(optarg);
+			break;
+		default:
+			usage();
+		}
+	}
+	if (!uuid || vf < 0 || vf > 255 || optind != argc - 1 || count < 1 ||
+	    size < 4 || size > NPA_BUFSZ - NPA_HDRSZ - HDRS)
+		usage();
+	memcpy(my_ip, (uint8_t[]){ 10, 0, vf, 2 }, 4);
+	memcpy(peer_ip, (uint8_t[]){ 10, 0, vf, 1 }, 4);
+
+	if (npa_open(&dev, uuid) || npa_start(&dev, kick) || resolve_peer()) {
+		npa_close(&dev);
+		return 1;
+	}
+	if (!strcmp(argv[optind], "tx") || !strcmp(argv[optind], "both"))
+		ret |= do_tx(count, size);
+	if (!strcmp(argv[optind], "rx") || !strcmp(argv[optind], "both"))
+		ret |= do_rx(count, size);
+	printf("npa: %llu kicks, %llu call interrupts\n",
+	       (unsigned long long)dev.kicks, (unsigned long long)dev.calls);
+	npa_close(&dev);
+	return ret;
+}
