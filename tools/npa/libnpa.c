@@ -26,7 +26,16 @@
 #define NPA_MEM_SIZE	(2UL << 20)
 #define PAGE		4096UL
 
-#define mb()		__atomic_thread_fence(__ATOMIC_SEQ_CST)
+/* The device reads avail->idx and writes used->idx by DMA. */
+static uint16_t used_idx(struct npa_vq *vq)
+{
+	return __atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE);
+}
+
+static void publish_avail(struct npa_vq *vq)
+{
+	__atomic_store_n(&vq->avail->idx, vq->avail_idx, __ATOMIC_RELEASE);
+}
 
 static int fail(const char *what)
 {
@@ -47,7 +56,9 @@ int npa_open(struct npa_dev *d, const char *uuid)
 	ssize_t n;
 
 	memset(d, 0, sizeof(*d));
-	d->container = d->group = d->device = -1;
+	d->container = -1;
+	d->group = -1;
+	d->device = -1;
 	snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s/iommu_group",
 		 uuid);
 	n = readlink(path, link, sizeof(link) - 1);
@@ -102,15 +113,14 @@ static int find_doorbells(struct npa_dev *d)
 			return fail("VFIO_DEVICE_GET_REGION_INFO");
 		if (!(info->flags & VFIO_REGION_INFO_FLAG_CAPS))
 			continue;
-		for (hdr = (void *)(buf + info->cap_offset);;
-		     hdr = (void *)(buf + hdr->next)) {
+		hdr = (void *)(buf + info->cap_offset);
+		while (hdr) {
 			type = (void *)hdr;
 			if (hdr->id == VFIO_REGION_INFO_CAP_TYPE &&
 			    type->type == VHOST_NPA_REGION_TYPE &&
 			    type->subtype == VHOST_NPA_REGION_SUBTYPE_NOTIFY)
 				goto found;
-			if (!hdr->next)
-				break;
+			hdr = hdr->next ? (void *)(buf + hdr->next) : NULL;
 		}
 	}
 	errno = ENOENT;
@@ -141,8 +151,10 @@ static void notify(struct npa_dev *d, struct npa_vq *vq)
 	uint64_t one = 1;
 	uint16_t idx = vq->idx;
 
-	mb();
-	if (vq->used->flags & VRING_USED_F_NO_NOTIFY)
+	/* Order the avail->idx store before the used->flags load. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&vq->used->flags, __ATOMIC_RELAXED) &
+	    VRING_USED_F_NO_NOTIFY)
 		return;
 	d->kicks++;
 	switch (d->kick) {
@@ -151,7 +163,7 @@ static void notify(struct npa_dev *d, struct npa_vq *vq)
 			fail("kick eventfd");
 		break;
 	case NPA_KICK_MMAP:
-		*vq->doorbell = idx;
+		__atomic_store_n(vq->doorbell, idx, __ATOMIC_RELEASE);
 		break;
 	case NPA_KICK_WRITE:
 		if (pwrite(d->device, &idx, sizeof(idx),
@@ -293,7 +305,7 @@ int npa_start(struct npa_dev *d, enum npa_kick kick)
 		rx->avail->ring[i] = i;
 	}
 	rx->avail_idx = NPA_QSIZE;
-	rx->avail->idx = rx->avail_idx;
+	publish_avail(rx);
 
 	ret = set_status(d, status | VIRTIO_CONFIG_S_DRIVER_OK);
 	if (ret)
@@ -325,7 +337,9 @@ void npa_close(struct npa_dev *d)
 		close(d->container);
 	if (d->mem)
 		munmap(d->mem, d->mem_size);
-	d->device = d->group = d->container = -1;
+	d->device = -1;
+	d->group = -1;
+	d->container = -1;
 }
 
 /* Wait for the queue's call eventfd (the VF's MSI-X) or the timeout. */
@@ -344,8 +358,7 @@ int npa_tx_reclaim(struct npa_dev *d)
 	struct npa_vq *vq = &d->vq[NPA_TXQ];
 	int free = NPA_QSIZE - vq->inflight;
 
-	mb();
-	while (vq->last_used != *(volatile uint16_t *)&vq->used->idx) {
+	while (vq->last_used != used_idx(vq)) {
 		vq->last_used++;
 		vq->inflight--;
 	}
@@ -380,8 +393,7 @@ int npa_tx_burst(struct npa_dev *d, const uint8_t *const *frames,
 		vq->avail->ring[id] = id;
 		vq->avail_idx++;
 		vq->inflight++;
-		mb();
-		vq->avail->idx = vq->avail_idx;
+		publish_avail(vq);
 	}
 	notify(d, vq);
 	return 0;
@@ -394,13 +406,12 @@ int npa_rx(struct npa_dev *d, uint8_t *buf, size_t len, int timeout_ms)
 	int waited = 0;
 	size_t n;
 
-	while (vq->last_used == *(volatile uint16_t *)&vq->used->idx) {
+	while (vq->last_used == used_idx(vq)) {
 		if (waited >= timeout_ms)
 			return -ETIMEDOUT;
 		wait_call(d, vq, 10);
 		waited += 10;
 	}
-	mb();
 	e = vq->used->ring[vq->last_used % NPA_QSIZE];
 	vq->last_used++;
 	if (e.id >= NPA_QSIZE || e.len < NPA_HDRSZ || e.len > NPA_BUFSZ)
@@ -413,8 +424,7 @@ int npa_rx(struct npa_dev *d, uint8_t *buf, size_t len, int timeout_ms)
 	/* Give the buffer back. */
 	vq->avail->ring[vq->avail_idx % NPA_QSIZE] = e.id;
 	vq->avail_idx++;
-	mb();
-	vq->avail->idx = vq->avail_idx;
+	publish_avail(vq);
 	if (!(vq->avail_idx % 32))
 		notify(d, vq);
 	return n;

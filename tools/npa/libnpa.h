@@ -38,7 +38,7 @@ struct npa_vq {
 	uint16_t inflight;
 	int kick_fd;
 	int call_fd;
-	volatile uint16_t *doorbell;
+	uint16_t *doorbell;
 };
 
 struct npa_dev {

@@ -258,10 +258,10 @@ static int do_rx(int count, int size)
 	return got != count || bad;
 }
 
-static void usage(void)
+static void bad_usage(void)
 {
-	fprintf(stderr,
-		"usage: npa-pkt -u UUID -i VF [-k eventfd|mmap|write] [-n N] [-s SIZE] tx|rx|both\n");
+	fputs("usage: npa-pkt -u UUID -i VF [-k eventfd|mmap|write] [-n N] [-s SIZE] tx|rx|both\n",
+	      stderr);
 	exit(2);
 }
 
@@ -287,7 +287,7 @@ int main(int argc, char **argv)
 			else if (!strcmp(optarg, "write"))
 				kick = NPA_KICK_WRITE;
 			else
-				usage();
+				bad_usage();
 			break;
 		case 'n':
 			count = atoi(optarg);
@@ -296,12 +296,12 @@ int main(int argc, char **argv)
 			size = atoi(optarg);
 			break;
 		default:
-			usage();
+			bad_usage();
 		}
 	}
 	if (!uuid || vf < 0 || vf > 255 || optind != argc - 1 || count < 1 ||
 	    size < 4 || size > NPA_BUFSZ - NPA_HDRSZ - HDRS)
-		usage();
+		bad_usage();
 	memcpy(my_ip, (uint8_t[]){ 10, 0, vf, 2 }, 4);
 	memcpy(peer_ip, (uint8_t[]){ 10, 0, vf, 1 }, 4);
 
