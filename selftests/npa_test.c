@@ -19,10 +19,16 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <pthread.h>
+#include <sys/mman.h>
 #include <linux/vfio.h>
+#include <linux/vhost.h>
 #include <linux/vhost_npa.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_net.h>
 
 #include "kselftest_harness.h"
+#include "libnpa.h"
 
 #define NPACTL "tools/npactl"
 #define MDEV_DEVICES "/sys/bus/mdev/devices"
@@ -378,7 +384,7 @@ TEST_F(vf, open_info_close)
 		ASSERT_EQ(0, vfio_open(self->uuid, &v));
 
 		ASSERT_EQ(0, ioctl(v.device, VFIO_DEVICE_GET_INFO, &info));
-		EXPECT_EQ(0U, info.num_regions);
+		EXPECT_EQ(1U, info.num_regions);
 		EXPECT_EQ((__u32)VHOST_NPA_NUM_IRQS, info.num_irqs);
 		info.argsz = 4;
 		EXPECT_EQ(-1, ioctl(v.device, VFIO_DEVICE_GET_INFO, &info));
@@ -581,6 +587,538 @@ TEST_F(bad, refused_and_left_as_it_was)
 		 bdf);
 	ASSERT_EQ(0, read_attr(path, buf, sizeof(buf)));
 	EXPECT_STREQ("(null)", buf);
+}
+
+/* ---- the data path: vhost requests on the device fd ---- */
+
+static long status_kb(const char *field)
+{
+	char line[256];
+	long v = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, field, strlen(field)))
+			v = strtol(line + strlen(field) + 1, NULL, 10);
+	if (f)
+		fclose(f);
+	return v;
+}
+
+static long pinned_now(void)
+{
+	long acq = -1, rel = -1, v;
+	char name[64];
+	FILE *f = fopen("/proc/vmstat", "r");
+
+	while (f && fscanf(f, "%63s %ld", name, &v) == 2) {
+		if (!strcmp(name, "nr_foll_pin_acquired"))
+			acq = v;
+		else if (!strcmp(name, "nr_foll_pin_released"))
+			rel = v;
+	}
+	if (f)
+		fclose(f);
+	return acq - rel;
+}
+
+/*
+ * Pages pinned with FOLL_PIN, system wide.  The test host's 9p I/O pins
+ * pages for a moment too: that only adds, so the least of a few samples
+ * is the steady count.
+ */
+static long pinned_pages(void)
+{
+	long least = pinned_now(), v;
+	int i;
+
+	for (i = 0; i < 20; i++) {
+		usleep(5000);
+		v = pinned_now();
+		if (v < least)
+			least = v;
+	}
+	return least;
+}
+
+struct mem_table {
+	struct vhost_memory hdr;
+	struct vhost_memory_region r[2];
+};
+
+static int set_table(int fd, int n, const struct vhost_memory_region *r)
+{
+	struct mem_table t = { .hdr.nregions = n };
+
+	memcpy(t.r, r, n * sizeof(*r));
+	return ioctl(fd, VHOST_SET_MEM_TABLE, &t) ? -errno : 0;
+}
+
+static int set_status(int fd, __u8 status)
+{
+	return ioctl(fd, VHOST_VDPA_SET_STATUS, &status) ? -errno : 0;
+}
+
+static int vring(int fd, unsigned long cmd, __u32 idx, __u32 num)
+{
+	struct vhost_vring_state st = { idx, num };
+
+	return ioctl(fd, cmd, &st) ? -errno : 0;
+}
+
+static int vring_addr(int fd, __u32 idx, __u64 desc, __u64 avail,
+		      __u64 used)
+{
+	struct vhost_vring_addr a = {
+		.index = idx, .desc_user_addr = desc,
+		.avail_user_addr = avail, .used_user_addr = used,
+	};
+
+	return ioctl(fd, VHOST_SET_VRING_ADDR, &a) ? -errno : 0;
+}
+
+#define GPA	0x40000000ULL
+#define MEMSZ	0x100000UL
+#define S_FEAT	(VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | \
+		 VIRTIO_CONFIG_S_FEATURES_OK)
+
+FIXTURE(dp) {
+	char bdf[16];
+	char uuid[40];
+	struct vfio v;
+	int fd;
+	__u8 *mem;
+	struct vhost_memory_region r;
+};
+
+FIXTURE_SETUP(dp)
+{
+	ASSERT_EQ(0, sh(NPACTL " load")) TH_LOG("%s", out);
+	ASSERT_EQ(0, vf_bdf(0, self->bdf));
+	ASSERT_EQ(0, sh(NPACTL " bind %s", self->bdf)) TH_LOG("%s", out);
+	new_uuid(self->uuid);
+	ASSERT_EQ(0, create_mdev(self->bdf, self->uuid));
+	ASSERT_EQ(0, vfio_open(self->uuid, &self->v));
+	self->fd = self->v.device;
+	self->mem = mmap(NULL, MEMSZ, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->mem);
+	self->r.guest_phys_addr = GPA;
+	self->r.memory_size = MEMSZ;
+	self->r.userspace_addr = (uintptr_t)self->mem;
+}
+
+FIXTURE_TEARDOWN(dp)
+{
+	if (self->v.device > 0)
+		vfio_close(&self->v);
+	if (exists(MDEV_DEVICES "/%s", self->uuid))
+		remove_mdev(self->uuid);
+	EXPECT_TRUE(host_healthy()) TH_LOG("the kernel was tainted: see dmesg");
+}
+
+TEST_F(dp, features_validated)
+{
+	__u64 f, bad;
+
+	ASSERT_EQ(0, ioctl(self->fd, VHOST_GET_FEATURES, &f));
+	EXPECT_TRUE(!!(f & (1ULL << VIRTIO_F_VERSION_1)));
+	EXPECT_TRUE(!!(f & (1ULL << VIRTIO_F_ACCESS_PLATFORM)));
+	EXPECT_TRUE(!!(f & (1ULL << VIRTIO_NET_F_MAC)));
+	/* The VF offers a control queue; npa does not pass it on. */
+	EXPECT_FALSE(!!(f & (1ULL << VIRTIO_NET_F_CTRL_VQ)));
+
+	ASSERT_EQ(0, ioctl(self->fd, VHOST_SET_OWNER));
+	bad = f | (1ULL << VIRTIO_NET_F_CTRL_VQ);
+	EXPECT_EQ(-1, ioctl(self->fd, VHOST_SET_FEATURES, &bad));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(0, ioctl(self->fd, VHOST_SET_FEATURES, &f));
+	EXPECT_EQ(0, set_status(self->fd, S_FEAT));
+	EXPECT_EQ(-1, ioctl(self->fd, VHOST_SET_FEATURES, &f));
+	EXPECT_EQ(EBUSY, errno);
+}
+
+TEST_F(dp, owner_only)
+{
+	__u64 f = 1ULL << VIRTIO_F_VERSION_1;
+	pid_t pid;
+	int st;
+
+	EXPECT_EQ(-1, ioctl(self->fd, VHOST_SET_FEATURES, &f));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(-EPERM, set_table(self->fd, 1, &self->r));
+	ASSERT_EQ(0, ioctl(self->fd, VHOST_SET_OWNER));
+	EXPECT_EQ(-1, ioctl(self->fd, VHOST_SET_OWNER));
+	EXPECT_EQ(EBUSY, errno);
+
+	/* Another process holding the same fd is not the owner. */
+	pid = fork();
+	if (!pid)
+		_exit(ioctl(self->fd, VHOST_SET_FEATURES, &f) == -1 &&
+		      errno == EPERM ? 0 : 1);
+	ASSERT_EQ(pid, waitpid(pid, &st, 0));
+	EXPECT_EQ(0, WEXITSTATUS(st));
+}
+
+TEST_F(dp, bad_requests)
+{
+	struct vfio_region_info ri = { .argsz = sizeof(ri) };
+	struct {
+		struct vhost_vdpa_config hdr;
+		__u8 buf[64];
+	} cfg = {};
+	struct {
+		struct vfio_irq_set set;
+		__s32 fd[4];
+	} irq = {
+		.set = {
+			.argsz = sizeof(irq),
+			.flags = VFIO_IRQ_SET_DATA_EVENTFD |
+				 VFIO_IRQ_SET_ACTION_TRIGGER,
+			.index = VHOST_NPA_VQ_IRQ_INDEX,
+		},
+	};
+	__u32 size;
+
+	ASSERT_EQ(0, ioctl(self->fd, VHOST_SET_OWNER));
+	EXPECT_EQ(-1, ioctl(self->fd, _IO(VHOST_VIRTIO, 0x6f)));
+	EXPECT_EQ(ENOTTY, errno);
+	EXPECT_EQ(-1, ioctl(self->fd, VHOST_SET_VRING_CALL, &cfg));
+	EXPECT_EQ(ENOTTY, errno);
+	EXPECT_EQ(-1, ioctl(self->fd, VHOST_GET_FEATURES, (void *)8));
+	EXPECT_EQ(EFAULT, errno);
+
+	ri.index = 1;
+	EXPECT_EQ(-1, ioctl(self->fd, VFIO_DEVICE_GET_REGION_INFO, &ri));
+	EXPECT_EQ(EINVAL, errno);
+	ri.index = 0;
+	ri.argsz = 8;
+	EXPECT_EQ(-1, ioctl(self->fd, VFIO_DEVICE_GET_REGION_INFO, &ri));
+	EXPECT_EQ(EINVAL, errno);
+
+	/* Call eventfds: past the last queue, not an eventfd. */
+	irq.set.start = 2;
+	irq.set.count = 2;
+	irq.fd[0] = -1;
+	irq.fd[1] = -1;
+	EXPECT_EQ(-1, ioctl(self->fd, VFIO_DEVICE_SET_IRQS, &irq));
+	EXPECT_EQ(EINVAL, errno);
+	irq.set.start = 0;
+	irq.set.count = 1;
+	irq.fd[0] = 0;
+	EXPECT_EQ(-1, ioctl(self->fd, VFIO_DEVICE_SET_IRQS, &irq));
+	EXPECT_EQ(EINVAL, errno);
+	irq.fd[0] = 1000;
+	EXPECT_EQ(-1, ioctl(self->fd, VFIO_DEVICE_SET_IRQS, &irq));
+	EXPECT_EQ(EBADF, errno);
+
+	/* Config space: in bounds only, and read-only to the user. */
+	ASSERT_EQ(0, ioctl(self->fd, VHOST_VDPA_GET_CONFIG_SIZE, &size));
+	cfg.hdr.off = size - 2;
+	cfg.hdr.len = 4;
+	EXPECT_EQ(-1, ioctl(self->fd, VHOST_VDPA_GET_CONFIG, &cfg));
+	EXPECT_EQ(EINVAL, errno);
+	cfg.hdr.off = 0;
+	cfg.hdr.len = 6;
+	EXPECT_EQ(-1, ioctl(self->fd, VHOST_VDPA_SET_CONFIG, &cfg));
+	EXPECT_EQ(EPERM, errno);
+}
+
+TEST_F(dp, config_space)
+{
+	struct {
+		struct vhost_vdpa_config hdr;
+		struct virtio_net_config c;
+	} cfg = { .hdr = { .off = 0, .len = 8 } };
+	__u32 size, id, nvqs;
+
+	ASSERT_EQ(0, ioctl(self->fd, VHOST_VDPA_GET_DEVICE_ID, &id));
+	EXPECT_EQ(1U, id);
+	ASSERT_EQ(0, ioctl(self->fd, VHOST_VDPA_GET_VQS_COUNT, &nvqs));
+	EXPECT_EQ(3U, nvqs);
+	ASSERT_EQ(0, ioctl(self->fd, VHOST_VDPA_GET_CONFIG_SIZE, &size));
+	EXPECT_LE(8U, size);
+	ASSERT_EQ(0, ioctl(self->fd, VHOST_VDPA_GET_CONFIG, &cfg));
+	/* What the lab gave VF 0, and its link is up. */
+	EXPECT_EQ(0, memcmp(cfg.c.mac, "\x52\x54\x00\x4e\x50\x00", 6));
+	EXPECT_TRUE(cfg.c.status & VIRTIO_NET_S_LINK_UP);
+}
+
+TEST_F(dp, vring_bad_input)
+{
+	ASSERT_EQ(0, ioctl(self->fd, VHOST_SET_OWNER));
+	EXPECT_EQ(-ENOBUFS, vring(self->fd, VHOST_SET_VRING_NUM, 3, 64));
+	EXPECT_EQ(-ENOBUFS, vring(self->fd, VHOST_GET_VRING_BASE, 99, 0));
+	EXPECT_EQ(-EINVAL, vring(self->fd, VHOST_SET_VRING_NUM, 0, 0));
+	EXPECT_EQ(-EINVAL, vring(self->fd, VHOST_SET_VRING_NUM, 0, 100));
+	EXPECT_EQ(-EINVAL, vring(self->fd, VHOST_SET_VRING_NUM, 0, 1024));
+	EXPECT_EQ(0, vring(self->fd, VHOST_SET_VRING_NUM, 0, 64));
+	EXPECT_EQ(-EINVAL, vring_addr(self->fd, 0, GPA + 8, GPA + 4096,
+				      GPA + 8192));
+	EXPECT_EQ(-EINVAL, vring_addr(self->fd, 0, GPA, GPA + 4097,
+				      GPA + 8192));
+	EXPECT_EQ(-EINVAL, vring_addr(self->fd, 0, GPA, GPA + 4096,
+				      GPA + 8194));
+	EXPECT_EQ(-EOPNOTSUPP, vring(self->fd, VHOST_SET_VRING_BASE, 0, 5));
+	EXPECT_EQ(-EINVAL, vring(self->fd, VHOST_VDPA_SET_VRING_ENABLE, 0, 2));
+}
+
+TEST_F(dp, mem_table_bad_input)
+{
+	struct vhost_memory_region r[2] = { self->r, self->r };
+	struct mem_table big = { .hdr.nregions = 65 };
+	long lck = status_kb("VmLck:"), pin = status_kb("VmPin:");
+
+	ASSERT_EQ(0, ioctl(self->fd, VHOST_SET_OWNER));
+	EXPECT_EQ(-1, ioctl(self->fd, VHOST_SET_MEM_TABLE, &big));
+	EXPECT_EQ(E2BIG, errno);
+
+	r[0].guest_phys_addr = GPA + 1;
+	EXPECT_EQ(-EINVAL, set_table(self->fd, 1, r));
+	r[0] = self->r;
+	r[0].memory_size = 0;
+	EXPECT_EQ(-EINVAL, set_table(self->fd, 1, r));
+	r[0] = self->r;
+	r[0].guest_phys_addr = -4096ULL;
+	EXPECT_EQ(-EINVAL, set_table(self->fd, 1, r));
+	/* Two regions over the same guest addresses. */
+	r[0] = self->r;
+	r[1].memory_size = 4096;
+	r[1].guest_phys_addr = GPA + 8192;
+	EXPECT_EQ(-EINVAL, set_table(self->fd, 2, r));
+	/* Memory the process does not have. */
+	r[0].userspace_addr = 0x10000;
+	EXPECT_EQ(-EFAULT, set_table(self->fd, 1, r));
+
+	EXPECT_EQ(lck, status_kb("VmLck:"));
+	EXPECT_EQ(pin, status_kb("VmPin:"));
+}
+
+/* Pinned memory is charged, and given back on change and on close. */
+TEST_F(dp, pinning_accounted_and_released)
+{
+	struct vhost_memory_region half = self->r;
+	long lck = status_kb("VmLck:"), pin = status_kb("VmPin:");
+	long pins = pinned_pages();
+
+	ASSERT_EQ(0, ioctl(self->fd, VHOST_SET_OWNER));
+	ASSERT_EQ(0, set_table(self->fd, 1, &self->r));
+	EXPECT_EQ(lck + (long)(MEMSZ >> 10), status_kb("VmLck:"));
+	EXPECT_EQ(pin + (long)(MEMSZ >> 10), status_kb("VmPin:"));
+
+	half.memory_size = MEMSZ / 2;
+	ASSERT_EQ(0, set_table(self->fd, 1, &half));
+	EXPECT_EQ(lck + (long)(MEMSZ >> 11), status_kb("VmLck:"));
+	EXPECT_EQ(pin + (long)(MEMSZ >> 11), status_kb("VmPin:"));
+
+	vfio_close(&self->v);
+	self->v.device = -1;
+	EXPECT_EQ(lck, status_kb("VmLck:"));
+	EXPECT_EQ(pin, status_kb("VmPin:"));
+	/* System wide: nothing of ours is still pinned. */
+	EXPECT_GE(pins, pinned_pages());
+}
+
+TEST_F(dp, state_machine)
+{
+	__u64 f = 1ULL << VIRTIO_F_VERSION_1;
+
+	ASSERT_EQ(0, ioctl(self->fd, VHOST_SET_OWNER));
+	EXPECT_EQ(-EINVAL, set_status(self->fd, S_FEAT));	/* no features */
+	ASSERT_EQ(0, ioctl(self->fd, VHOST_SET_FEATURES, &f));
+	EXPECT_EQ(-EINVAL, set_status(self->fd, VIRTIO_CONFIG_S_DRIVER_OK));
+	ASSERT_EQ(0, set_status(self->fd, S_FEAT));
+	/* DRIVER_OK needs a memory table... */
+	EXPECT_EQ(-EINVAL, set_status(self->fd, S_FEAT | VIRTIO_CONFIG_S_DRIVER_OK));
+	ASSERT_EQ(0, set_table(self->fd, 1, &self->r));
+	/* ...and an enabled queue whose rings are inside it. */
+	ASSERT_EQ(0, vring(self->fd, VHOST_SET_VRING_NUM, 0, 64));
+	ASSERT_EQ(0, vring_addr(self->fd, 0, GPA + MEMSZ, GPA, GPA + 4096));
+	ASSERT_EQ(0, vring(self->fd, VHOST_VDPA_SET_VRING_ENABLE, 0, 1));
+	EXPECT_EQ(-EINVAL, set_status(self->fd, S_FEAT | VIRTIO_CONFIG_S_DRIVER_OK));
+	ASSERT_EQ(0, vring_addr(self->fd, 0, GPA, GPA + 4096, GPA + 8192));
+	ASSERT_EQ(0, set_status(self->fd, S_FEAT | VIRTIO_CONFIG_S_DRIVER_OK));
+
+	/* Running: the queue cannot be reprogrammed, bits not dropped. */
+	EXPECT_EQ(-EBUSY, vring_addr(self->fd, 0, GPA, GPA + 4096, GPA + 8192));
+	EXPECT_EQ(-EBUSY, vring(self->fd, VHOST_SET_VRING_NUM, 0, 64));
+	EXPECT_EQ(-EINVAL, set_status(self->fd, VIRTIO_CONFIG_S_DRIVER_OK));
+
+	/* A reset makes it configurable again. */
+	ASSERT_EQ(0, set_status(self->fd, 0));
+	EXPECT_EQ(0, vring(self->fd, VHOST_SET_VRING_NUM, 0, 64));
+}
+
+struct hammer {
+	int fd;
+	const struct vhost_memory_region *r;
+	bool stop;
+	long errors;
+};
+
+static void *hammer_table(void *arg)
+{
+	struct hammer *h = arg;
+	struct vhost_memory_region half = *h->r;
+	int i;
+
+	half.memory_size /= 2;
+	for (i = 0; !__atomic_load_n(&h->stop, __ATOMIC_RELAXED); i++)
+		if (set_table(h->fd, 1, i & 1 ? &half : h->r))
+			h->errors++;
+	return NULL;
+}
+
+/* Requests from two threads at once are serialised. */
+TEST_F(dp, concurrent_requests)
+{
+	struct hammer h = { .fd = self->fd, .r = &self->r };
+	long lck = status_kb("VmLck:"), pin = status_kb("VmPin:");
+	pthread_t t;
+	__u64 f;
+	int i;
+
+	ASSERT_EQ(0, ioctl(self->fd, VHOST_SET_OWNER));
+	ASSERT_EQ(0, pthread_create(&t, NULL, hammer_table, &h));
+	for (i = 0; i < 2000; i++) {
+		ASSERT_EQ(0, ioctl(self->fd, VHOST_GET_FEATURES, &f));
+		ASSERT_EQ(0, vring(self->fd, VHOST_SET_VRING_NUM, i % 2, 64));
+		ASSERT_EQ(0, vring(self->fd, VHOST_GET_VRING_BASE, 0, 0));
+	}
+	__atomic_store_n(&h.stop, true, __ATOMIC_RELAXED);
+	pthread_join(t, NULL);
+	EXPECT_EQ(0, h.errors);
+	ASSERT_EQ(0, set_table(self->fd, 1, &self->r));
+	EXPECT_EQ(lck + (long)(MEMSZ >> 10), status_kb("VmLck:"));
+	EXPECT_EQ(pin + (long)(MEMSZ >> 10), status_kb("VmPin:"));
+}
+
+/*
+ * A descriptor pointing outside the memory table: the VF's DMA faults in
+ * the IOMMU (it never reaches host memory), the host stays up, and after
+ * a reset the mdev works again.
+ */
+TEST_F_TIMEOUT(dp, descriptor_outside_memory, 120)
+{
+	__u64 one = 1;
+	struct npa_dev d;
+	struct npa_vq *tx;
+	__u16 id;
+	int i;
+
+	vfio_close(&self->v);
+	self->v.device = -1;
+	sh("dmesg -C");
+	ASSERT_EQ(0, npa_open(&d, self->uuid));
+	ASSERT_EQ(0, npa_start(&d, NPA_KICK_EVENTFD));
+	tx = &d.vq[NPA_TXQ];
+	id = tx->avail_idx % NPA_QSIZE;
+	tx->desc[id].addr = 0x7f000000;	/* not in the memory table */
+	tx->desc[id].len = 100;
+	tx->desc[id].flags = 0;
+	tx->avail->ring[id] = id;
+	__atomic_store_n(&tx->avail->idx, ++tx->avail_idx, __ATOMIC_RELEASE);
+	ASSERT_EQ(8, write(tx->kick_fd, &one, 8));
+	for (i = 0; i < 50; i++) {
+		usleep(100000);
+		sh("dmesg");
+		if (strstr(out, "fault addr 0x7f000000"))
+			break;
+	}
+	EXPECT_NE(NULL, strstr(out, "fault addr 0x7f000000"))
+		TH_LOG("no IOMMU fault for the stray descriptor:\n%s", out);
+	npa_close(&d);
+
+	/* Reset by the next user, the mdev moves frames again. */
+	EXPECT_EQ(0, sh("tools/npa/npa-pkt -u %s -i 0 -n 100 both",
+			self->uuid)) TH_LOG("%s", out);
+}
+
+/* The VMM dies mid-transfer: everything pinned is released. */
+TEST_F_TIMEOUT(dp, vmm_killed, 120)
+{
+	long pins = pinned_pages();
+	pid_t pid;
+	int i;
+
+	vfio_close(&self->v);
+	self->v.device = -1;
+	pid = fork();
+	if (!pid) {
+		execl("tools/npa/npa-pkt", "npa-pkt", "-u", self->uuid, "-i",
+		      "0", "-n", "1000000", "-s", "64", "tx", NULL);
+		_exit(127);
+	}
+	/* Wait until it has pinned its memory, then kill it. */
+	for (i = 0; i < 100 && pinned_pages() == pins; i++)
+		usleep(50000);
+	EXPECT_LT(pins, pinned_pages());
+	usleep(300000);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	EXPECT_GE(pins, pinned_pages());
+	EXPECT_EQ(0, sh("tools/npa/npa-pkt -u %s -i 0 -n 100 both",
+			self->uuid)) TH_LOG("%s", out);
+}
+
+/* Frames through the VF, both ways, checked byte for byte by the peer. */
+FIXTURE(frames) {
+	char bdf[16];
+	char uuid[40];
+};
+
+FIXTURE_VARIANT(frames) {
+	const char *kick;
+	int size;
+};
+
+FIXTURE_VARIANT_ADD(frames, kick_eventfd_1000) {
+	.kick = "eventfd", .size = 1000,
+};
+
+FIXTURE_VARIANT_ADD(frames, doorbell_mmap_64) {
+	.kick = "mmap", .size = 64,
+};
+
+FIXTURE_VARIANT_ADD(frames, doorbell_write_1400) {
+	.kick = "write", .size = 1400,
+};
+
+FIXTURE_SETUP(frames)
+{
+	ASSERT_EQ(0, sh(NPACTL " load")) TH_LOG("%s", out);
+	ASSERT_EQ(0, vf_bdf(1, self->bdf));
+	ASSERT_EQ(0, sh(NPACTL " bind %s", self->bdf)) TH_LOG("%s", out);
+	new_uuid(self->uuid);
+	ASSERT_EQ(0, sh("mdevctl start -u %s -p %s -t npa-net", self->uuid,
+			self->bdf)) TH_LOG("%s", out);
+}
+
+FIXTURE_TEARDOWN(frames)
+{
+	sh("mdevctl stop -u %s", self->uuid);
+	EXPECT_TRUE(host_healthy());
+}
+
+TEST_F_TIMEOUT(frames, both_ways, 120)
+{
+	unsigned long long kicks, calls;
+	char *p;
+	int n;
+
+	ASSERT_EQ(0, sh("tools/npa/npa-pkt -u %s -i 1 -k %s -n 500 -s %d both",
+			self->uuid, variant->kick, variant->size))
+		TH_LOG("%s", out);
+	TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(out, "peer received 500 frames"));
+	EXPECT_NE(NULL, strstr(out, "500 of 500 payloads as sent"));
+	p = strstr(out, "npa: ");
+	ASSERT_NE(NULL, p);
+	n = sscanf(p, "npa: %llu kicks, %llu call", &kicks, &calls);
+	ASSERT_EQ(2, n);
+	/* The VF's interrupts reached the call eventfds. */
+	EXPECT_LT(0ULL, calls);
+	EXPECT_LT(0ULL, kicks);
 }
 
 /* Run alone (-f noiommu) in a test host booted without an IOMMU. */

@@ -27,7 +27,7 @@
 #define PAGE		4096UL
 
 /* The device reads avail->idx and writes used->idx by DMA. */
-static uint16_t used_idx(struct npa_vq *vq)
+static __u16 used_idx(struct npa_vq *vq)
 {
 	return __atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE);
 }
@@ -50,7 +50,7 @@ int npa_open(struct npa_dev *d, const char *uuid)
 	struct vfio_group_status status = { .argsz = sizeof(status) };
 	struct {
 		struct vhost_vdpa_config hdr;
-		uint8_t mac[6];
+		__u8 mac[6];
 	} cfg = { .hdr = { .off = 0, .len = 6 } };
 	char path[256], link[256];
 	ssize_t n;
@@ -97,11 +97,11 @@ int npa_open(struct npa_dev *d, const char *uuid)
 static int find_doorbells(struct npa_dev *d)
 {
 	struct vfio_device_info dinfo = { .argsz = sizeof(dinfo) };
-	uint8_t buf[512];
+	__u8 buf[512];
 	struct vfio_region_info *info = (void *)buf;
 	struct vfio_info_cap_header *hdr;
 	struct vfio_region_info_cap_type *type;
-	uint32_t i;
+	__u32 i;
 
 	if (ioctl(d->device, VFIO_DEVICE_GET_INFO, &dinfo))
 		return fail("VFIO_DEVICE_GET_INFO");
@@ -141,15 +141,15 @@ found:
 		return fail("mmap doorbells");
 	}
 	for (i = 0; i < NPA_NQ; i++)
-		d->vq[i].doorbell = (uint16_t *)((uint8_t *)d->doorbells +
+		d->vq[i].doorbell = (__u16 *)((__u8 *)d->doorbells +
 						 i * PAGE);
 	return 0;
 }
 
 static void notify(struct npa_dev *d, struct npa_vq *vq)
 {
-	uint64_t one = 1;
-	uint16_t idx = vq->idx;
+	__u64 one = 1;
+	__u16 idx = vq->idx;
 
 	/* Order the avail->idx store before the used->flags load. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
@@ -177,7 +177,7 @@ static int set_call(struct npa_dev *d, struct npa_vq *vq)
 {
 	struct {
 		struct vfio_irq_set set;
-		int32_t fd;
+		__s32 fd;
 	} irq = {
 		.set = {
 			.argsz = sizeof(irq),
@@ -198,7 +198,7 @@ static int set_call(struct npa_dev *d, struct npa_vq *vq)
 	return 0;
 }
 
-static int setup_vq(struct npa_dev *d, uint16_t idx)
+static int setup_vq(struct npa_dev *d, __u16 idx)
 {
 	struct npa_vq *vq = &d->vq[idx];
 	size_t ring = idx * 4 * PAGE;
@@ -240,9 +240,9 @@ static int setup_vq(struct npa_dev *d, uint16_t idx)
 	return 0;
 }
 
-static int set_status(struct npa_dev *d, uint8_t status)
+static int set_status(struct npa_dev *d, __u8 status)
 {
-	uint8_t now;
+	__u8 now;
 
 	if (ioctl(d->device, VHOST_VDPA_SET_STATUS, &status))
 		return fail("VHOST_VDPA_SET_STATUS");
@@ -262,10 +262,10 @@ int npa_start(struct npa_dev *d, enum npa_kick kick)
 		struct vhost_memory hdr;
 		struct vhost_memory_region r;
 	} table = { .hdr = { .nregions = 1 } };
-	uint64_t features = (1ULL << VIRTIO_F_VERSION_1) |
+	__u64 features = (1ULL << VIRTIO_F_VERSION_1) |
 			    (1ULL << VIRTIO_F_ACCESS_PLATFORM) |
 			    (1ULL << VIRTIO_NET_F_MAC);
-	uint8_t status = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER;
+	__u8 status = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER;
 	struct npa_vq *rx = &d->vq[NPA_RXQ];
 	int i, ret;
 
@@ -316,7 +316,7 @@ int npa_start(struct npa_dev *d, enum npa_kick kick)
 
 void npa_close(struct npa_dev *d)
 {
-	uint8_t zero = 0;
+	__u8 zero = 0;
 	int i;
 
 	if (d->device >= 0)
@@ -346,7 +346,7 @@ void npa_close(struct npa_dev *d)
 static void wait_call(struct npa_dev *d, struct npa_vq *vq, int timeout_ms)
 {
 	struct pollfd p = { .fd = vq->call_fd, .events = POLLIN };
-	uint64_t n;
+	__u64 n;
 
 	if (poll(&p, 1, timeout_ms) == 1 &&
 	    read(vq->call_fd, &n, sizeof(n)) == sizeof(n))
@@ -365,15 +365,15 @@ int npa_tx_reclaim(struct npa_dev *d)
 	return free;
 }
 
-int npa_tx_burst(struct npa_dev *d, const uint8_t *const *frames,
+int npa_tx_burst(struct npa_dev *d, const __u8 *const *frames,
 		 const size_t *lens, int n)
 {
 	struct npa_vq *vq = &d->vq[NPA_TXQ];
 	int i, tries;
 
 	for (i = 0; i < n; i++) {
-		uint16_t id = vq->avail_idx % NPA_QSIZE;
-		uint8_t *buf = vq->buf + id * NPA_BUFSZ;
+		__u16 id = vq->avail_idx % NPA_QSIZE;
+		__u8 *buf = vq->buf + id * NPA_BUFSZ;
 
 		if (lens[i] + NPA_HDRSZ > NPA_BUFSZ)
 			return -EMSGSIZE;
@@ -399,7 +399,7 @@ int npa_tx_burst(struct npa_dev *d, const uint8_t *const *frames,
 	return 0;
 }
 
-int npa_rx(struct npa_dev *d, uint8_t *buf, size_t len, int timeout_ms)
+int npa_rx(struct npa_dev *d, __u8 *buf, size_t len, int timeout_ms)
 {
 	struct npa_vq *vq = &d->vq[NPA_RXQ];
 	struct vring_used_elem e;

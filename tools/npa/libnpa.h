@@ -10,7 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdint.h>
+#include <linux/types.h>
 #include <linux/virtio_ring.h>
 
 #define NPA_RXQ		0
@@ -27,32 +27,32 @@ enum npa_kick {
 };
 
 struct npa_vq {
-	uint16_t idx;
+	__u16 idx;
 	struct vring_desc *desc;
 	struct vring_avail *avail;
 	struct vring_used *used;
-	uint64_t desc_gpa, avail_gpa, used_gpa, buf_gpa;
-	uint8_t *buf;
-	uint16_t avail_idx;
-	uint16_t last_used;
-	uint16_t inflight;
+	__u64 desc_gpa, avail_gpa, used_gpa, buf_gpa;
+	__u8 *buf;
+	__u16 avail_idx;
+	__u16 last_used;
+	__u16 inflight;
 	int kick_fd;
 	int call_fd;
-	uint16_t *doorbell;
+	__u16 *doorbell;
 };
 
 struct npa_dev {
 	int container, group, device;
-	uint64_t features;
-	uint8_t mac[6];
-	uint8_t *mem;
+	__u64 features;
+	__u8 mac[6];
+	__u8 *mem;
 	size_t mem_size;
-	uint64_t mem_gpa;
+	__u64 mem_gpa;
 	enum npa_kick kick;
-	uint64_t notify_offset;
+	__u64 notify_offset;
 	void *doorbells;
-	uint64_t calls;
-	uint64_t kicks;
+	__u64 calls;
+	__u64 kicks;
 	struct npa_vq vq[NPA_NQ];
 };
 
@@ -62,11 +62,11 @@ int npa_start(struct npa_dev *d, enum npa_kick kick);
 void npa_close(struct npa_dev *d);
 
 /* Queue frames (without the virtio-net header) and kick once. */
-int npa_tx_burst(struct npa_dev *d, const uint8_t *const *frames,
+int npa_tx_burst(struct npa_dev *d, const __u8 *const *frames,
 		 const size_t *lens, int n);
 /* Reclaim sent buffers; how many were free before the call. */
 int npa_tx_reclaim(struct npa_dev *d);
 /* Receive one frame into @buf, waiting up to @timeout_ms; length or -errno. */
-int npa_rx(struct npa_dev *d, uint8_t *buf, size_t len, int timeout_ms);
+int npa_rx(struct npa_dev *d, __u8 *buf, size_t len, int timeout_ms);
 
 #endif

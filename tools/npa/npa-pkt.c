@@ -30,8 +30,8 @@
 #define ACK_EVERY	32
 
 static struct npa_dev dev;
-static uint8_t peer_mac[6];
-static uint8_t my_ip[4], peer_ip[4];
+static __u8 peer_mac[6];
+static __u8 my_ip[4], peer_ip[4];
 
 static double now(void)
 {
@@ -41,7 +41,7 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static uint64_t fnv(uint64_t h, const uint8_t *p, size_t n)
+static __u64 fnv(__u64 h, const __u8 *p, size_t n)
 {
 	while (n--) {
 		h ^= *p++;
@@ -52,22 +52,22 @@ static uint64_t fnv(uint64_t h, const uint8_t *p, size_t n)
 
 #define FNV_INIT 0xcbf29ce484222325ULL
 
-static void pattern(uint8_t *p, size_t size, uint32_t seed, uint32_t idx)
+static void pattern(__u8 *p, size_t size, __u32 seed, __u32 idx)
 {
 	size_t j;
 
 	for (j = 0; j < size; j++)
 		p[j] = (seed + idx * 31 + j * 7) & 0xff;
 	if (size >= 4) {
-		uint32_t be = htonl(idx);
+		__u32 be = htonl(idx);
 
 		memcpy(p, &be, 4);
 	}
 }
 
-static uint16_t csum(const uint8_t *p, size_t n)
+static __u16 csum(const __u8 *p, size_t n)
 {
-	uint32_t s = 0;
+	__u32 s = 0;
 
 	for (; n > 1; p += 2, n -= 2)
 		s += p[0] << 8 | p[1];
@@ -79,10 +79,10 @@ static uint16_t csum(const uint8_t *p, size_t n)
 }
 
 /* An Ethernet + IPv4 + UDP frame to the peer; returns its length. */
-static size_t udp_frame(uint8_t *f, uint16_t dport, const void *data,
+static size_t udp_frame(__u8 *f, __u16 dport, const void *data,
 			size_t len)
 {
-	uint16_t c;
+	__u16 c;
 
 	memcpy(f, peer_mac, 6);
 	memcpy(f + 6, dev.mac, 6);
@@ -109,23 +109,23 @@ static size_t udp_frame(uint8_t *f, uint16_t dport, const void *data,
 	return HDRS + len;
 }
 
-static int send1(const uint8_t *f, size_t len)
+static int send1(const __u8 *f, size_t len)
 {
-	const uint8_t *frames[1] = { f };
+	const __u8 *frames[1] = { f };
 
 	return npa_tx_burst(&dev, frames, &len, 1);
 }
 
 static int control(const char *cmd)
 {
-	uint8_t f[256];
+	__u8 f[256];
 
 	return send1(f, udp_frame(f, PEER_CONTROL, cmd, strlen(cmd)));
 }
 
 /* A UDP frame from the peer to us: its payload and length, else NULL. */
-static const uint8_t *udp_payload(const uint8_t *f, int n, uint16_t sport,
-				  size_t *len)
+static const __u8 *udp_payload(const __u8 *f, int n, __u16 sport,
+			       size_t *len)
 {
 	if (n < HDRS || f[12] != 0x08 || f[13] || f[23] != 17 ||
 	    memcmp(f + 26, peer_ip, 4) || ((f[34] << 8) | f[35]) != sport)
@@ -138,7 +138,7 @@ static const uint8_t *udp_payload(const uint8_t *f, int n, uint16_t sport,
 
 static int resolve_peer(void)
 {
-	uint8_t f[64] = { 0 }, r[NPA_BUFSZ];
+	__u8 f[64] = { 0 }, r[NPA_BUFSZ];
 	int tries, n;
 
 	memset(f, 0xff, 6);
@@ -166,10 +166,10 @@ static int resolve_peer(void)
 
 static int do_tx(int count, int size)
 {
-	uint8_t *frames[32], payload[NPA_BUFSZ], r[NPA_BUFSZ];
-	const uint8_t *p;
+	__u8 *frames[32], payload[NPA_BUFSZ], r[NPA_BUFSZ];
+	const __u8 *p;
 	size_t lens[32], len;
-	uint64_t h = FNV_INIT;
+	__u64 h = FNV_INIT;
 	unsigned long long pc, pb, ph;
 	double t0, t;
 	int i, j, n, burst;
@@ -187,7 +187,7 @@ static int do_tx(int count, int size)
 			lens[j] = udp_frame(frames[j], PEER_DISCARD, payload,
 					    size);
 		}
-		if (npa_tx_burst(&dev, (const uint8_t *const *)frames, lens,
+		if (npa_tx_burst(&dev, (const __u8 *const *)frames, lens,
 				 burst))
 			return 1;
 	}
@@ -205,7 +205,7 @@ static int do_tx(int count, int size)
 		p = udp_payload(r, n, PEER_CONTROL, &len);
 		if (!p)
 			continue;
-		((uint8_t *)p)[len] = 0;
+		((__u8 *)p)[len] = 0;
 		if (sscanf((const char *)p, "count=%llu bytes=%llu fnv=%llx",
 			   &pc, &pb, &ph) == 3)
 			break;
@@ -220,9 +220,9 @@ static int do_tx(int count, int size)
 
 static int do_rx(int count, int size)
 {
-	uint8_t r[NPA_BUFSZ], want[NPA_BUFSZ];
+	__u8 r[NPA_BUFSZ], want[NPA_BUFSZ];
 	char cmd[64];
-	const uint8_t *p;
+	const __u8 *p;
 	int got = 0, bad = 0, n;
 	size_t len;
 	double t0, t;
@@ -302,8 +302,8 @@ int main(int argc, char **argv)
 	if (!uuid || vf < 0 || vf > 255 || optind != argc - 1 || count < 1 ||
 	    size < 4 || size > NPA_BUFSZ - NPA_HDRSZ - HDRS)
 		bad_usage();
-	memcpy(my_ip, (uint8_t[]){ 10, 0, vf, 2 }, 4);
-	memcpy(peer_ip, (uint8_t[]){ 10, 0, vf, 1 }, 4);
+	memcpy(my_ip, (__u8[]){ 10, 0, vf, 2 }, 4);
+	memcpy(peer_ip, (__u8[]){ 10, 0, vf, 1 }, 4);
 
 	if (npa_open(&dev, uuid) || npa_start(&dev, kick) || resolve_peer()) {
 		npa_close(&dev);

@@ -259,6 +259,7 @@ static void npa_mdev_unmap_region(struct npa_mdev *nm,
 
 	nm->vf->ops->dma_unmap(nm->vf, map->start, map->size);
 	unpin_user_pages_dirty_lock(mem->pages, mem->npages, true);
+	atomic64_sub(mem->npages, &nm->mm->pinned_vm);
 	if (mmget_not_zero(nm->mm)) {
 		account_locked_vm(nm->mm, mem->npages, false);
 		mmput(nm->mm);
@@ -359,6 +360,8 @@ static int npa_mdev_map_region(struct npa_mdev *nm,
 					r->userspace_addr, VHOST_MAP_RW, mem);
 	if (ret)
 		goto err_unmap;
+	/* Charged to locked_vm (the limit), shown in pinned_vm (VmPin). */
+	atomic64_add(mem->npages, &nm->mm->pinned_vm);
 	return 0;
 
 err_unmap:
