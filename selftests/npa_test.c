@@ -1121,6 +1121,14 @@ TEST_F_TIMEOUT(frames, both_ways, 120)
 	EXPECT_LT(0ULL, kicks);
 }
 
+/* The VF's config change interrupt reaches the config eventfd. */
+TEST_F_TIMEOUT(frames, link_change, 60)
+{
+	ASSERT_EQ(0, sh("tools/npa/npa-pkt -u %s -i 1 link", self->uuid))
+		TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(out, "link: down after a config interrupt"));
+}
+
 /* Run alone (-f noiommu) in a test host booted without an IOMMU. */
 FIXTURE(noiommu) {
 	char bdf[16];

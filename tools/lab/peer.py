@@ -15,6 +15,8 @@ order).  UDP to port 5000 carries commands, answered from port 5000:
   SEND n size seed       send n frames of size-byte payloads (npa-pkt's
                          pattern), at most WINDOW ahead of the last
   ACK k                  "I have k of them"
+  LINK FLAP              take the VF's link down for a second (through the
+                         test host's QEMU monitor), then up again
 """
 import argparse
 import json
@@ -23,6 +25,8 @@ import signal
 import socket
 import struct
 import sys
+import threading
+import time
 
 
 WINDOW = 64
@@ -50,7 +54,20 @@ def csum(data):
     return ~s & 0xFFFF
 
 
+def monitor(path, command):
+    """Run one HMP command on the test host's QEMU monitor."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as m:
+        m.settimeout(5)
+        m.connect(path)
+        m.recv(4096)
+        m.sendall(command.encode() + b"\n")
+        time.sleep(0.2)
+        m.recv(4096)
+
+
 class Wire:
+    monitor = None
+
     def __init__(self, idx, base):
         self.idx = idx
         self.mac = bytes([0x02, 0x4E, 0x50, 0, idx, 1])
@@ -100,6 +117,12 @@ class Wire:
                         "seed": int(words[3]), "sent": 0, "acked": 0,
                         "mac": src, "ip": ip, "port": sport}
             self.pump()
+        elif words[0] == "LINK" and words[1:] == ["FLAP"] and self.monitor:
+            def flap():
+                monitor(self.monitor, "set_link vf%d off" % self.idx)
+                time.sleep(1)
+                monitor(self.monitor, "set_link vf%d on" % self.idx)
+            threading.Thread(target=flap, daemon=True).start()
         elif words[0] == "ACK" and len(words) == 2 and self.job:
             self.job["acked"] = max(self.job["acked"], int(words[1]))
             self.pump()
@@ -161,7 +184,9 @@ def main():
     ap.add_argument("--base", type=int, required=True)
     ap.add_argument("--wires", type=int, required=True)
     ap.add_argument("--stats", required=True, help="JSON file written at exit")
+    ap.add_argument("--monitor", help="the test host's QEMU monitor socket")
     args = ap.parse_args()
+    Wire.monitor = args.monitor
 
     wires = [Wire(i, args.base) for i in range(args.wires)]
     sel = selectors.DefaultSelector()

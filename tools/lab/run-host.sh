@@ -50,7 +50,8 @@ initrd=$("$here/mkinitramfs.sh")
 } >"$out/job.sh"
 
 args=(-accel tcg,thread=multi -machine q35 -cpu max -smp 2 -m "$mem"
-	-nodefaults -display none -no-reboot -monitor none -serial stdio
+	-nodefaults -display none -no-reboot -serial stdio
+	-monitor "unix:$out/monitor.sock,server=on,wait=off"
 	-kernel "/boot/vmlinuz-$KVER" -initrd "$initrd"
 	-append "console=ttyS0 intel_iommu=$iommu quiet loglevel=4 panic=-1 npa.init=$here/l1-init.sh npa.out=$out")
 # The IOMMU comes before every device it translates.
@@ -82,7 +83,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-python3 "$here/peer.py" --base "$base" --wires "$nvfs" --stats "$out/peer.json" >"$out/peer.log" 2>&1 &
+python3 "$here/peer.py" --base "$base" --wires "$nvfs" --stats "$out/peer.json" \
+	--monitor "$out/monitor.sock" >"$out/peer.log" 2>&1 &
 peer_pid=$!
 
 for attempt in 1 2 3; do

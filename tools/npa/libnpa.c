@@ -56,6 +56,7 @@ int npa_open(struct npa_dev *d, const char *uuid)
 	ssize_t n;
 
 	memset(d, 0, sizeof(*d));
+	d->config_fd = -1;
 	d->container = -1;
 	d->group = -1;
 	d->device = -1;
@@ -173,7 +174,7 @@ static void notify(struct npa_dev *d, struct npa_vq *vq)
 	}
 }
 
-static int set_call(struct npa_dev *d, struct npa_vq *vq)
+static int set_trigger(struct npa_dev *d, __u32 index, __u32 start, int fd)
 {
 	struct {
 		struct vfio_irq_set set;
@@ -183,19 +184,61 @@ static int set_call(struct npa_dev *d, struct npa_vq *vq)
 			.argsz = sizeof(irq),
 			.flags = VFIO_IRQ_SET_DATA_EVENTFD |
 				 VFIO_IRQ_SET_ACTION_TRIGGER,
-			.index = VHOST_NPA_VQ_IRQ_INDEX,
-			.start = vq->idx,
+			.index = index,
+			.start = start,
 			.count = 1,
+		},
+		.fd = fd,
+	};
+
+	return ioctl(d->device, VFIO_DEVICE_SET_IRQS, &irq) ?
+	       fail("VFIO_DEVICE_SET_IRQS") : 0;
+}
+
+int npa_config_irq(struct npa_dev *d)
+{
+	d->config_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (d->config_fd < 0)
+		return fail("eventfd");
+	return set_trigger(d, VHOST_NPA_CONFIG_IRQ_INDEX, 0, d->config_fd);
+}
+
+int npa_wait_config(struct npa_dev *d, int timeout_ms)
+{
+	struct pollfd p = { .fd = d->config_fd, .events = POLLIN };
+	__u64 n;
+
+	if (poll(&p, 1, timeout_ms) != 1 ||
+	    read(d->config_fd, &n, sizeof(n)) != sizeof(n))
+		return 0;
+	return 1;
+}
+
+bool npa_link_up(struct npa_dev *d)
+{
+	struct {
+		struct vhost_vdpa_config hdr;
+		__u16 status;
+	} cfg = {
+		.hdr = {
+			.off = offsetof(struct virtio_net_config, status),
+			.len = 2,
 		},
 	};
 
+	if (ioctl(d->device, VHOST_VDPA_GET_CONFIG, &cfg)) {
+		fail("VHOST_VDPA_GET_CONFIG");
+		return false;
+	}
+	return cfg.status & VIRTIO_NET_S_LINK_UP;
+}
+
+static int set_call(struct npa_dev *d, struct npa_vq *vq)
+{
 	vq->call_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vq->call_fd < 0)
 		return fail("eventfd");
-	irq.fd = vq->call_fd;
-	if (ioctl(d->device, VFIO_DEVICE_SET_IRQS, &irq))
-		return fail("VFIO_DEVICE_SET_IRQS");
-	return 0;
+	return set_trigger(d, VHOST_NPA_VQ_IRQ_INDEX, vq->idx, vq->call_fd);
 }
 
 static int setup_vq(struct npa_dev *d, __u16 idx)
@@ -329,6 +372,8 @@ void npa_close(struct npa_dev *d)
 		if (d->vq[i].call_fd > 0)
 			close(d->vq[i].call_fd);
 	}
+	if (d->config_fd >= 0)
+		close(d->config_fd);
 	if (d->device >= 0)
 		close(d->device);
 	if (d->group >= 0)

@@ -53,6 +53,7 @@ struct npa_dev {
 	void *doorbells;
 	__u64 calls;
 	__u64 kicks;
+	int config_fd;
 	struct npa_vq vq[NPA_NQ];
 };
 
@@ -66,6 +67,11 @@ int npa_tx_burst(struct npa_dev *d, const __u8 *const *frames,
 		 const size_t *lens, int n);
 /* Reclaim sent buffers; how many were free before the call. */
 int npa_tx_reclaim(struct npa_dev *d);
+/* Config change interrupts: enable them, wait for one (1, or 0 on timeout). */
+int npa_config_irq(struct npa_dev *d);
+int npa_wait_config(struct npa_dev *d, int timeout_ms);
+/* The link status bit of the device config space. */
+bool npa_link_up(struct npa_dev *d);
 /* Receive one frame into @buf, waiting up to @timeout_ms; length or -errno. */
 int npa_rx(struct npa_dev *d, __u8 *buf, size_t len, int timeout_ms);
 

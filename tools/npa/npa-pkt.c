@@ -4,12 +4,14 @@
  * against the lab's peer (tools/lab/peer.py), which plays 10.0.I.1 on VF I's
  * wire.  This program is 10.0.I.2 with the VF's MAC.
  *
- *   npa-pkt -u UUID -i I [-k eventfd|mmap|write] [-n N] [-s SIZE] tx|rx|both
+ *   npa-pkt -u UUID -i I [-k eventfd|mmap|write] [-n N] [-s SIZE] tx|rx|both|link
  *
  * tx: N frames with SIZE-byte payloads to the peer's port 9; the peer's
  *     count and digest of what it received must match what was sent.
  * rx: the peer sends N frames (flow-controlled by ACKs); each payload must
  *     be the expected one, in order.
+ * link: the peer flaps the VF's link; config change interrupts must come
+ *     with the link status going down, then up.
  * Prints frames/s and bytes/s; exit status 0 only if everything matched.
  */
 #define _GNU_SOURCE
@@ -258,10 +260,30 @@ static int do_rx(int count, int size)
 	return got != count || bad;
 }
 
+static int do_link(void)
+{
+	int i;
+
+	if (npa_config_irq(&dev) || control("LINK FLAP"))
+		return 1;
+	if (!npa_wait_config(&dev, 10000) || npa_link_up(&dev)) {
+		fprintf(stderr, "npa-pkt: no config interrupt with the link down\n");
+		return 1;
+	}
+	for (i = 0; i < 10 && !npa_link_up(&dev); i++)
+		npa_wait_config(&dev, 1000);
+	if (!npa_link_up(&dev)) {
+		fprintf(stderr, "npa-pkt: the link did not come back up\n");
+		return 1;
+	}
+	printf("link: down after a config interrupt, then up again\n");
+	return 0;
+}
+
 static void bad_usage(void)
 {
-	fputs("usage: npa-pkt -u UUID -i VF [-k eventfd|mmap|write] [-n N] [-s SIZE] tx|rx|both\n",
-	      stderr);
+	fputs("usage: npa-pkt -u UUID -i VF [-k eventfd|mmap|write] [-n N] [-s SIZE]\n"
+	      "               tx|rx|both|link\n", stderr);
 	exit(2);
 }
 
@@ -313,6 +335,8 @@ int main(int argc, char **argv)
 		ret |= do_tx(count, size);
 	if (!strcmp(argv[optind], "rx") || !strcmp(argv[optind], "both"))
 		ret |= do_rx(count, size);
+	if (!strcmp(argv[optind], "link"))
+		ret |= do_link();
 	printf("npa: %llu kicks, %llu call interrupts\n",
 	       (unsigned long long)dev.kicks, (unsigned long long)dev.calls);
 	npa_close(&dev);
