@@ -336,22 +336,23 @@ static int npa_mdev_map_region(struct npa_mdev *nm,
 	if (!mem)
 		return -ENOMEM;
 	mem->npages = r->memory_size >> PAGE_SHIFT;
-	mem->pages = kvmalloc_array(mem->npages, sizeof(*mem->pages),
-				    GFP_KERNEL_ACCOUNT);
-	if (!mem->pages) {
-		ret = -ENOMEM;
-		goto err_mem;
-	}
+	/* Charge first: the page array is as large as the region is. */
 	ret = account_locked_vm(nm->mm, mem->npages, true);
 	if (ret) {
 		dev_warn_ratelimited(nm->vdev.dev,
 				     "pinning %lu pages exceeds RLIMIT_MEMLOCK\n",
 				     mem->npages);
-		goto err_pages;
+		goto err_mem;
+	}
+	mem->pages = kvmalloc_array(mem->npages, sizeof(*mem->pages),
+				    GFP_KERNEL_ACCOUNT);
+	if (!mem->pages) {
+		ret = -ENOMEM;
+		goto err_account;
 	}
 	ret = npa_mdev_pin(mem, r->userspace_addr);
 	if (ret)
-		goto err_account;
+		goto err_pages;
 	ret = npa_mdev_map_runs(nm, mem, r->guest_phys_addr);
 	if (ret)
 		goto err_unpin;
@@ -368,10 +369,10 @@ err_unmap:
 	nm->vf->ops->dma_unmap(nm->vf, r->guest_phys_addr, r->memory_size);
 err_unpin:
 	unpin_user_pages(mem->pages, mem->npages);
-err_account:
-	account_locked_vm(nm->mm, mem->npages, false);
 err_pages:
 	kvfree(mem->pages);
+err_account:
+	account_locked_vm(nm->mm, mem->npages, false);
 err_mem:
 	kfree(mem);
 	return ret;
