@@ -21,6 +21,9 @@
 #include <unistd.h>
 #include <pthread.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <linux/capability.h>
 #include <linux/vfio.h>
 #include <linux/vhost.h>
 #include <linux/vhost_npa.h>
@@ -917,6 +920,54 @@ TEST_F(dp, pinning_accounted_and_released)
 	EXPECT_EQ(pin, status_kb("VmPin:"));
 	/* System wide: nothing of ours is still pinned. */
 	EXPECT_GE(pins, pinned_pages());
+}
+
+/* Without CAP_IPC_LOCK, RLIMIT_MEMLOCK bounds what a VMM can pin. */
+static int pin_under_limit(const char *uuid, void *mem)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct caps[2];
+	struct rlimit lim = { 64 << 10, 64 << 10 };
+	struct vhost_memory_region r = {
+		.guest_phys_addr = GPA, .memory_size = MEMSZ,
+		.userspace_addr = (uintptr_t)mem,
+	};
+	struct vfio v;
+
+	if (syscall(SYS_capget, &hdr, caps))
+		return 10;
+	caps[0].effective &= ~(1U << CAP_IPC_LOCK);
+	caps[0].permitted &= ~(1U << CAP_IPC_LOCK);
+	if (syscall(SYS_capset, &hdr, caps) || setrlimit(RLIMIT_MEMLOCK, &lim))
+		return 11;
+	if (vfio_open(uuid, &v) || ioctl(v.device, VHOST_SET_OWNER))
+		return 12;
+	if (set_table(v.device, 1, &r) != -ENOMEM)
+		return 13;
+	if (status_kb("VmLck:") || status_kb("VmPin:"))
+		return 14;
+	r.memory_size = 32 << 10;
+	if (set_table(v.device, 1, &r))
+		return 15;
+	if (status_kb("VmLck:") != 32)
+		return 16;
+	return 0;
+}
+
+TEST_F(dp, memlock_limit)
+{
+	pid_t pid;
+	int st;
+
+	vfio_close(&self->v);
+	self->v.device = -1;
+	pid = fork();
+	if (!pid)
+		_exit(pin_under_limit(self->uuid, self->mem));
+	ASSERT_EQ(pid, waitpid(pid, &st, 0));
+	EXPECT_EQ(0, WEXITSTATUS(st));
 }
 
 TEST_F(dp, state_machine)
