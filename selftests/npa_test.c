@@ -176,42 +176,8 @@ struct vfio {
 /* Open an mdev the way a VMM does: container, group, device.  0 or -errno. */
 static int vfio_open(const char *uuid, struct vfio *v)
 {
-	struct vfio_group_status status = { .argsz = sizeof(status) };
-	char path[256], link[256];
-	ssize_t n;
-
-	snprintf(path, sizeof(path), MDEV_DEVICES "/%s/iommu_group", uuid);
-	n = readlink(path, link, sizeof(link) - 1);
-	if (n < 0)
-		return -errno;
-	link[n] = 0;
-	snprintf(path, sizeof(path), "/dev/vfio/%s", strrchr(link, '/') + 1);
-
-	v->container = open("/dev/vfio/vfio", O_RDWR);
-	if (v->container < 0)
-		return -errno;
-	v->group = open(path, O_RDWR);
-	if (v->group < 0)
-		goto err;
-	if (ioctl(v->group, VFIO_GROUP_GET_STATUS, &status) ||
-	    !(status.flags & VFIO_GROUP_FLAGS_VIABLE) ||
-	    ioctl(v->group, VFIO_GROUP_SET_CONTAINER, &v->container) ||
-	    ioctl(v->container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU))
-		goto err_group;
-	v->device = ioctl(v->group, VFIO_GROUP_GET_DEVICE_FD, uuid);
-	if (v->device < 0)
-		goto err_group;
-	return 0;
-
-err_group:
-	n = -errno;
-	close(v->group);
-	close(v->container);
-	return n;
-err:
-	n = -errno;
-	close(v->container);
-	return n;
+	v->device = npa_vfio_open(uuid, &v->container, &v->group);
+	return v->device < 0 ? v->device : 0;
 }
 
 static void vfio_close(struct vfio *v)
@@ -612,7 +578,11 @@ static long pinned_now(void)
 {
 	long acq = -1, rel = -1, v;
 	char name[64];
-	FILE *f = fopen("/proc/vmstat", "r");
+	FILE *f;
+
+	/* Fold the per-cpu counters into the totals first. */
+	write_attr("/proc/sys/vm/stat_refresh", "1");
+	f = fopen("/proc/vmstat", "r");
 
 	while (f && fscanf(f, "%63s %ld", name, &v) == 2) {
 		if (!strcmp(name, "nr_foll_pin_acquired"))

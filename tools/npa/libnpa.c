@@ -45,21 +45,15 @@ static int fail(const char *what)
 	return -err;
 }
 
-int npa_open(struct npa_dev *d, const char *uuid)
+int npa_vfio_open(const char *uuid, int *container, int *group)
 {
 	struct vfio_group_status status = { .argsz = sizeof(status) };
-	struct {
-		struct vhost_vdpa_config hdr;
-		__u8 mac[6];
-	} cfg = { .hdr = { .off = 0, .len = 6 } };
 	char path[256], link[256];
+	int device;
 	ssize_t n;
 
-	memset(d, 0, sizeof(*d));
-	d->config_fd = -1;
-	d->container = -1;
-	d->group = -1;
-	d->device = -1;
+	*container = -1;
+	*group = -1;
 	snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s/iommu_group",
 		 uuid);
 	n = readlink(path, link, sizeof(link) - 1);
@@ -68,21 +62,46 @@ int npa_open(struct npa_dev *d, const char *uuid)
 	link[n] = 0;
 	snprintf(path, sizeof(path), "/dev/vfio/%s", strrchr(link, '/') + 1);
 
-	d->container = open("/dev/vfio/vfio", O_RDWR);
-	if (d->container < 0)
+	*container = open("/dev/vfio/vfio", O_RDWR);
+	if (*container < 0)
 		return fail("/dev/vfio/vfio");
-	d->group = open(path, O_RDWR);
-	if (d->group < 0)
-		return fail(path);
-	if (ioctl(d->group, VFIO_GROUP_GET_STATUS, &status) ||
-	    !(status.flags & VFIO_GROUP_FLAGS_VIABLE))
-		return fail("VFIO group not viable");
-	if (ioctl(d->group, VFIO_GROUP_SET_CONTAINER, &d->container) ||
-	    ioctl(d->container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU))
-		return fail("VFIO container");
-	d->device = ioctl(d->group, VFIO_GROUP_GET_DEVICE_FD, uuid);
+	*group = open(path, O_RDWR);
+	if (*group < 0) {
+		n = fail(path);
+		goto err;
+	}
+	if (ioctl(*group, VFIO_GROUP_GET_STATUS, &status) ||
+	    !(status.flags & VFIO_GROUP_FLAGS_VIABLE) ||
+	    ioctl(*group, VFIO_GROUP_SET_CONTAINER, container) ||
+	    ioctl(*container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU)) {
+		n = fail("VFIO group and container");
+		goto err;
+	}
+	device = ioctl(*group, VFIO_GROUP_GET_DEVICE_FD, uuid);
+	if (device >= 0)
+		return device;
+	n = fail("VFIO_GROUP_GET_DEVICE_FD");
+err:
+	if (*group >= 0)
+		close(*group);
+	close(*container);
+	*container = -1;
+	*group = -1;
+	return n;
+}
+
+int npa_open(struct npa_dev *d, const char *uuid)
+{
+	struct {
+		struct vhost_vdpa_config hdr;
+		__u8 mac[6];
+	} cfg = { .hdr = { .off = 0, .len = 6 } };
+
+	memset(d, 0, sizeof(*d));
+	d->config_fd = -1;
+	d->device = npa_vfio_open(uuid, &d->container, &d->group);
 	if (d->device < 0)
-		return fail("VFIO_GROUP_GET_DEVICE_FD");
+		return d->device;
 
 	if (ioctl(d->device, VHOST_SET_OWNER))
 		return fail("VHOST_SET_OWNER");

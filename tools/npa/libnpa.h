@@ -58,6 +58,8 @@ struct npa_dev {
 };
 
 /* All return 0 or -errno, with a message on stderr. */
+/* Container, group and device fds of an mdev; the device fd or -errno. */
+int npa_vfio_open(const char *uuid, int *container, int *group);
 int npa_open(struct npa_dev *d, const char *uuid);
 int npa_start(struct npa_dev *d, enum npa_kick kick);
 void npa_close(struct npa_dev *d);

@@ -198,24 +198,29 @@ static void npa_mdev_swap_ctx(spinlock_t *lock, struct eventfd_ctx **slot,
 		eventfd_ctx_put(old);
 }
 
+/* Signal an eventfd, if set; from any context. */
+static void npa_mdev_signal(spinlock_t *lock, struct eventfd_ctx *const *slot)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(lock, flags);
+	if (*slot)
+		eventfd_signal(*slot);
+	spin_unlock_irqrestore(lock, flags);
+}
+
 static void npa_mdev_vq_cb(void *priv)
 {
 	struct npa_mdev_vq *vq = priv;
 
-	spin_lock(&vq->call_lock);
-	if (vq->call)
-		eventfd_signal(vq->call);
-	spin_unlock(&vq->call_lock);
+	npa_mdev_signal(&vq->call_lock, &vq->call);
 }
 
 static void npa_mdev_config_cb(void *priv)
 {
 	struct npa_mdev *nm = priv;
 
-	spin_lock(&nm->irq_lock);
-	if (nm->config_call)
-		eventfd_signal(nm->config_call);
-	spin_unlock(&nm->irq_lock);
+	npa_mdev_signal(&nm->irq_lock, &nm->config_call);
 }
 
 static u16 vq_index(struct npa_mdev_vq *vq)
@@ -1014,10 +1019,7 @@ static void npa_mdev_fire(struct npa_mdev *nm, u32 index, u32 i)
 	spinlock_t *lock;	/* guards *slot */
 
 	slot = npa_mdev_irq_slot(nm, index, i, &lock);
-	spin_lock_irq(lock);
-	if (*slot)
-		eventfd_signal(*slot);
-	spin_unlock_irq(lock);
+	npa_mdev_signal(lock, slot);
 }
 
 /* ACTION_TRIGGER only: set or clear eventfds, or signal them. */
