@@ -1,23 +1,44 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# Build the test host's initramfs: static busybox and the modules that mount
-# this machine's root over 9p with a tmpfs overlay.  Prints its path.
-# Cached under $NPA_CACHE, keyed by the kernel version and this script.
+# Build an initramfs of static busybox and a few of the lab kernel's modules.
+#
+#   mkinitramfs.sh host        the test host's: mounts this machine's root
+#                              over 9p with a tmpfs overlay; cached under
+#                              $NPA_CACHE, keyed by the kernel and this script
+#   mkinitramfs.sh guest OUT   the lab guest's: virtio_net, npa-udp and
+#                              guest-init.sh as /init, written to OUT
+#
+# Prints the initramfs's path.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/versions.env"
-cache=${NPA_CACHE:-/var/cache/npa}
-key=$(cat "$0" "$here/versions.env" | sha256sum | cut -c1-16)
-out=$cache/l1-initramfs-$key.gz
-if [ -s "$out" ]; then
-	echo "$out"
-	exit 0
-fi
+flavour=${1:-}
+case $flavour in
+host)
+	cache=${NPA_CACHE:-/var/cache/npa}
+	key=$(cat "$0" "$here/versions.env" | sha256sum | cut -c1-16)
+	out=$cache/l1-initramfs-$key.gz
+	if [ -s "$out" ]; then
+		echo "$out"
+		exit 0
+	fi
+	mkdir -p "$cache"
+	wanted="net/9p/9pnet_virtio fs/9p/9p fs/overlayfs/overlay"
+	;;
+guest)
+	out=${2:?usage: mkinitramfs.sh guest OUT}
+	wanted="drivers/net/virtio_net"
+	;;
+*)
+	echo "usage: mkinitramfs.sh host | guest OUT" >&2
+	exit 2
+	;;
+esac
 
 mods=/lib/modules/$KVER
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-mkdir -p "$tmp"/{bin,dev,proc,sys,lower,rw,newroot,lib/modules} "$cache"
+mkdir -p "$tmp"/{bin,dev,proc,sys,lower,rw,newroot,lib/modules}
 cp /bin/busybox "$tmp/bin/busybox"
 
 # netfs, 9pnet, 9pnet_virtio, 9p, overlay: each module after its deps.
@@ -29,7 +50,7 @@ add_mod() {
 	done
 	[[ " ${order[*]} " == *" $path "* ]] || order+=("$path")
 }
-for m in net/9p/9pnet_virtio fs/9p/9p fs/overlayfs/overlay; do
+for m in $wanted; do
 	add_mod "kernel/$m.ko.xz"
 done
 for p in "${order[@]}"; do
@@ -38,7 +59,11 @@ for p in "${order[@]}"; do
 	echo "insmod /lib/modules/$n" >>"$tmp/modules"
 done
 
-cat >"$tmp/init" <<'INIT'
+if [ "$flavour" = guest ]; then
+	cp "$here/guest-init.sh" "$tmp/init"
+	cp "$here/../npa/npa-udp" "$tmp/bin/npa-udp"
+else
+	cat >"$tmp/init" <<'INIT'
 #!/bin/busybox sh
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
@@ -55,6 +80,7 @@ done
 umount /proc /sys /dev
 exec switch_root /newroot /bin/bash "$init"
 INIT
+fi
 chmod +x "$tmp/init"
 (cd "$tmp" && find . | cpio -o -H newc --quiet | gzip -1) >"$out.tmp"
 mv "$out.tmp" "$out"

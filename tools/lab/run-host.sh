@@ -38,7 +38,7 @@ out=${out:-$repo/build/lab/$(date +%Y%m%d-%H%M%S)-$$}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 base=${NPA_PORTBASE:-24000}
-initrd=$("$here/mkinitramfs.sh")
+initrd=$("$here/mkinitramfs.sh" host)
 
 {
 	echo "cd $(printf %q "$repo")"

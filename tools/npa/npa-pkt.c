@@ -21,51 +21,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "libnpa.h"
+#include "wire.h"
 
-#define PEER_DISCARD	9
-#define PEER_CONTROL	5000
-#define MY_PORT		4000
 #define HDRS		(14 + 20 + 8)
-#define ACK_EVERY	32
 
 static struct npa_dev dev;
 static __u8 peer_mac[6];
 static __u8 my_ip[4], peer_ip[4];
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static __u64 fnv(__u64 h, const __u8 *p, size_t n)
-{
-	while (n--) {
-		h ^= *p++;
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-
-#define FNV_INIT 0xcbf29ce484222325ULL
-
-static void pattern(__u8 *p, size_t size, __u32 seed, __u32 idx)
-{
-	size_t j;
-
-	for (j = 0; j < size; j++)
-		p[j] = (seed + idx * 31 + j * 7) & 0xff;
-	if (size >= 4) {
-		__u32 be = htonl(idx);
-
-		memcpy(p, &be, 4);
-	}
-}
 
 static __u16 csum(const __u8 *p, size_t n)
 {

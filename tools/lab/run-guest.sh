@@ -1,0 +1,44 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Inside the test host: boot the lab guest (an unmodified Debian kernel
+# whose NIC is virtio_net) on KVM and let it check its NIC against the
+# peer (guest-init.sh).  Exit status 0 when the guest says PASS.
+#
+#   run-guest.sh [-q QEMU] [-i GUEST_IP] [-n N] [-s SIZE] [-t SECONDS] -- QEMU_NIC_ARGS...
+#
+# QEMU_NIC_ARGS give the guest its NIC, e.g.
+#   -netdev vhost-vfio,id=n0,sysfsdev=/sys/bus/mdev/devices/UUID
+#   -device virtio-net-pci,netdev=n0,mac=...,page-per-vq=on
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/versions.env"
+
+qemu=qemu-system-x86_64 ip=10.0.0.2 n=1000 size=1000 tmo=300
+while getopts q:i:n:s:t: opt; do
+	case $opt in
+	q) qemu=$OPTARG ;;
+	i) ip=$OPTARG ;;
+	n) n=$OPTARG ;;
+	s) size=$OPTARG ;;
+	t) tmo=$OPTARG ;;
+	*) exit 2 ;;
+	esac
+done
+shift $((OPTIND - 1))
+
+out=${NPA_OUT:-/tmp}
+initrd=$out/guest.gz
+[ -s "$initrd" ] || "$here/mkinitramfs.sh" guest "$initrd" >/dev/null
+modprobe kvm_amd 2>/dev/null || modprobe kvm_intel
+# The guest's memory is pinned for the VF's DMA.
+ulimit -l unlimited
+
+log=$(mktemp "$out/guest.XXXX.log")
+echo "run-guest: booting the guest on KVM ($ip), console in $log"
+timeout -k 5 "$tmo" "$qemu" -accel kvm -machine q35 -cpu host -smp 1 -m 256M \
+	-nodefaults -no-user-config -display none -no-reboot -serial stdio \
+	-L /usr/share/seabios -L /usr/share/qemu -L /usr/lib/ipxe/qemu \
+	-kernel "/boot/vmlinuz-$KVER" -initrd "$initrd" \
+	-append "console=ttyS0 quiet loglevel=3 panic=-1 npa.ip=$ip npa.n=$n npa.size=$size" \
+	"$@" 2>&1 | tee "$log" | grep --line-buffered -E "^(guest|udp|GUEST|PING|[0-9]+ bytes from|---|round-trip|qemu)"
+grep -q "^GUEST-RESULT: PASS" "$log"

@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * npa-udp: the lab peer's test protocol (wire.h) over ordinary UDP sockets,
+ * for a guest whose NIC is an npa device.  Built static, it runs in the lab
+ * guest's initramfs.
+ *
+ *   npa-udp PEER_IP tx|rx N SIZE
+ *
+ * tx: N datagrams of SIZE bytes to the peer's port 9; every 256 the peer's
+ *     count must have caught up, and at the end its count and digest must
+ *     match what was sent.
+ * rx: the peer sends N datagrams (flow-controlled by ACKs); each must be
+ *     the expected one, in order.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "wire.h"
+
+#define SYNC_EVERY	256
+
+static int sock;
+static struct sockaddr_in peer;
+
+static int to_peer(__u16 port, const void *buf, size_t len)
+{
+	peer.sin_port = htons(port);
+	if (sendto(sock, buf, len, 0, (struct sockaddr *)&peer,
+		   sizeof(peer)) != (ssize_t)len) {
+		perror("npa-udp: sendto");
+		return -1;
+	}
+	return 0;
+}
+
+static int control(const char *cmd)
+{
+	return to_peer(PEER_CONTROL, cmd, strlen(cmd));
+}
+
+/* The peer's count and digest of what reached its port 9. */
+static int report(unsigned long long *count, unsigned long long *bytes,
+		  unsigned long long *digest)
+{
+	char buf[256];
+	ssize_t n;
+
+	if (control("REPORT"))
+		return -1;
+	for (;;) {
+		n = recv(sock, buf, sizeof(buf) - 1, 0);
+		if (n < 0) {
+			perror("npa-udp: the peer did not answer REPORT");
+			return -1;
+		}
+		buf[n] = 0;
+		if (sscanf(buf, "count=%llu bytes=%llu fnv=%llx", count, bytes,
+			   digest) == 3)
+			return 0;
+	}
+}
+
+static int do_tx(int count, int size)
+{
+	unsigned long long pc, pb, ph;
+	__u8 payload[65536];
+	__u64 h = FNV_INIT;
+	double t0, t;
+	int i;
+
+	if (control("RESET"))
+		return 1;
+	t0 = now();
+	for (i = 0; i < count; i++) {
+		pattern(payload, size, 1, i);
+		h = fnv(h, payload, size);
+		if (to_peer(PEER_DISCARD, payload, size))
+			return 1;
+		if ((i + 1) % SYNC_EVERY)
+			continue;
+		if (report(&pc, &pb, &ph))
+			return 1;
+		if (pc != (unsigned long long)i + 1) {
+			fprintf(stderr, "npa-udp: the peer has %llu of %d\n",
+				pc, i + 1);
+			return 1;
+		}
+	}
+	t = now() - t0;
+	if (report(&pc, &pb, &ph))
+		return 1;
+	printf("udp tx: %d datagrams of %d bytes in %.3f s: %.0f/s, %.0f bytes/s\n",
+	       count, size, t, count / t, (double)count * size / t);
+	printf("udp tx: peer received %llu datagrams, %llu bytes, digest %016llx (sent %016llx)\n",
+	       pc, pb, ph, (unsigned long long)h);
+	return pc != (unsigned long long)count ||
+	       pb != (unsigned long long)count * size || ph != h;
+}
+
+static int do_rx(int count, int size)
+{
+	__u8 buf[65536], want[65536];
+	int got = 0, bad = 0;
+	char cmd[64];
+	double t0, t;
+	ssize_t n;
+
+	snprintf(cmd, sizeof(cmd), "SEND %d %d 7", count, size);
+	if (control(cmd))
+		return 1;
+	t0 = now();
+	while (got < count) {
+		n = recv(sock, buf, sizeof(buf), 0);
+		if (n < 0) {
+			fprintf(stderr, "npa-udp: rx stalled after %d of %d\n",
+				got, count);
+			break;
+		}
+		if (n != size)
+			continue;
+		pattern(want, size, 7, got);
+		if (memcmp(buf, want, size))
+			bad++;
+		got++;
+		if (!(got % ACK_EVERY)) {
+			snprintf(cmd, sizeof(cmd), "ACK %d", got);
+			if (control(cmd))
+				return 1;
+		}
+	}
+	t = now() - t0;
+	printf("udp rx: %d datagrams of %d bytes in %.3f s: %.0f/s, %.0f bytes/s\n",
+	       got, size, t, got / t, (double)got * size / t);
+	printf("udp rx: %d of %d payloads as sent\n", got - bad, count);
+	return got != count || bad;
+}
+
+int main(int argc, char **argv)
+{
+	struct sockaddr_in me = {
+		.sin_family = AF_INET,
+		.sin_port = htons(MY_PORT),
+	};
+	struct timeval tmo = { .tv_sec = 5 };
+	int count, size;
+
+	if (argc != 5 || inet_pton(AF_INET, argv[1], &peer.sin_addr) != 1) {
+		fputs("usage: npa-udp PEER_IP tx|rx N SIZE\n", stderr);
+		return 2;
+	}
+	peer.sin_family = AF_INET;
+	count = atoi(argv[3]);
+	size = atoi(argv[4]);
+	if (count < 1 || size < 4 || size > 1472) {
+		fputs("npa-udp: N >= 1, 4 <= SIZE <= 1472\n", stderr);
+		return 2;
+	}
+	sock = socket(AF_INET, SOCK_DGRAM, 0);
+	if (sock < 0 || bind(sock, (struct sockaddr *)&me, sizeof(me)) ||
+	    setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tmo, sizeof(tmo))) {
+		perror("npa-udp: socket");
+		return 1;
+	}
+	if (!strcmp(argv[2], "tx"))
+		return do_tx(count, size);
+	if (!strcmp(argv[2], "rx"))
+		return do_rx(count, size);
+	fputs("usage: npa-udp PEER_IP tx|rx N SIZE\n", stderr);
+	return 2;
+}
