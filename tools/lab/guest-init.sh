@@ -3,16 +3,18 @@
 # /init of the lab guest (mkinitramfs.sh guest): bring up eth0 (an
 # unmodified virtio_net), check it against the lab peer, print a verdict
 # line, power off.  Kernel command line: npa.ip=A.B.C.D (its /24 peer is
-# A.B.C.1), npa.n=frames per bulk transfer, npa.size=their payload.
+# A.B.C.1), npa.n=frames per bulk transfer, npa.size=their payload,
+# npa.stay=1 to wait after the verdict instead (for a reset from outside).
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 . /modules
 
-ip=10.0.0.2 n=1000 size=1000
+ip=10.0.0.2 n=1000 size=1000 stay=0
 for a in $(cat /proc/cmdline); do
 	case $a in
+	npa.stay=*) stay=${a#npa.stay=} ;;
 	npa.ip=*) ip=${a#npa.ip=} ;;
 	npa.n=*) n=${a#npa.n=} ;;
 	npa.size=*) size=${a#npa.size=} ;;
@@ -42,4 +44,5 @@ if [ $fail = 0 ]; then
 else
 	echo "GUEST-RESULT: FAIL"
 fi
+[ "$stay" = 1 ] && exec sleep 100000
 poweroff -f

@@ -4,7 +4,10 @@
 # whose NIC is virtio_net) on KVM and let it check its NIC against the
 # peer (guest-init.sh).  Exit status 0 when the guest says PASS.
 #
-#   run-guest.sh [-q QEMU] [-i GUEST_IP] [-n N] [-s SIZE] [-t SECONDS] -- QEMU_NIC_ARGS...
+#   run-guest.sh [-q QEMU] [-i GUEST_IP] [-n N] [-s SIZE] [-t SECONDS] [-r] -- QEMU_NIC_ARGS...
+#
+# -r: once the guest has passed, reset it (QEMU monitor system_reset) and
+# require a second pass after the reboot.
 #
 # QEMU_NIC_ARGS give the guest its NIC, e.g.
 #   -netdev vhost-vfio,id=n0,sysfsdev=/sys/bus/mdev/devices/UUID
@@ -13,14 +16,15 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/versions.env"
 
-qemu=qemu-system-x86_64 ip=10.0.0.2 n=1000 size=1000 tmo=300
-while getopts q:i:n:s:t: opt; do
+qemu=qemu-system-x86_64 ip=10.0.0.2 n=1000 size=1000 tmo=300 reboot=0
+while getopts q:i:n:s:t:r opt; do
 	case $opt in
 	q) qemu=$OPTARG ;;
 	i) ip=$OPTARG ;;
 	n) n=$OPTARG ;;
 	s) size=$OPTARG ;;
 	t) tmo=$OPTARG ;;
+	r) reboot=1 ;;
 	*) exit 2 ;;
 	esac
 done
@@ -34,11 +38,46 @@ modprobe kvm_amd 2>/dev/null || modprobe kvm_intel
 ulimit -l unlimited
 
 log=$(mktemp "$out/guest.XXXX.log")
+mon=/run/npa-guest-$$.mon
+hmp() {
+	python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(sys.argv[2].encode() + b"\n")
+time.sleep(0.5)' "$mon" "$1"
+}
+noreboot=-no-reboot
+[ "$reboot" = 1 ] && noreboot=
 echo "run-guest: booting the guest on KVM ($ip), console in $log"
 timeout -k 5 "$tmo" "$qemu" -accel kvm -machine q35 -cpu host -smp 1 -m 256M \
-	-nodefaults -no-user-config -display none -no-reboot -serial stdio \
+	-nodefaults -no-user-config -display none -serial stdio $noreboot \
+	-monitor "unix:$mon,server=on,wait=off" \
 	-L /usr/share/seabios -L /usr/share/qemu -L /usr/lib/ipxe/qemu \
 	-kernel "/boot/vmlinuz-$KVER" -initrd "$initrd" \
-	-append "console=ttyS0 quiet loglevel=3 panic=-1 npa.ip=$ip npa.n=$n npa.size=$size" \
-	"$@" 2>&1 | tee "$log" | grep --line-buffered -E "^(guest|udp|GUEST|PING|[0-9]+ bytes from|---|round-trip|qemu)"
-grep -q "^GUEST-RESULT: PASS" "$log"
+	-append "console=ttyS0 quiet loglevel=3 panic=-1 npa.ip=$ip npa.n=$n npa.size=$size npa.stay=$reboot" \
+	"$@" >"$log" 2>&1 &
+qpid=$!
+tail -n +1 -f "$log" --pid=$qpid |
+	grep --line-buffered -E "^(guest|udp|GUEST|PING|[0-9]+ bytes from|---|round-trip|qemu)" &
+
+# With -r: reset after the first verdict, quit after the second.
+passes() {
+	grep -c "^GUEST-RESULT: PASS" "$log" || true
+}
+if [ "$reboot" = 1 ]; then
+	for want in 1 2; do
+		while kill -0 $qpid 2>/dev/null && [ "$(passes)" -lt $want ] &&
+			! grep -q "^GUEST-RESULT: FAIL" "$log"; do
+			sleep 1
+		done
+		[ "$(passes)" -ge $want ] || break
+		if [ $want = 1 ]; then
+			echo "run-guest: resetting the guest (system_reset)"
+			hmp system_reset
+		fi
+	done
+	hmp quit 2>/dev/null || true
+fi
+wait $qpid || true
+sleep 0.2
+[ "$(passes)" -ge $((reboot + 1)) ]
