@@ -1150,6 +1150,102 @@ TEST_F_TIMEOUT(frames, link_change, 60)
 	EXPECT_NE(NULL, strstr(out, "link: down after a config interrupt"));
 }
 
+/*
+ * An unmodified guest on an npa mdev through QEMU's -netdev vhost-vfio
+ * (qemu-patches/), on KVM inside the test host.  NPA_QEMU names the
+ * patched QEMU; tools/lab/run-guest.sh boots the guest, which checks its
+ * NIC against the peer (tools/lab/guest-init.sh).
+ */
+FIXTURE(guest) {
+	char bdf[16];
+	char uuid[40];
+	char nic[256];
+	const char *qemu;
+};
+
+FIXTURE_SETUP(guest)
+{
+	self->qemu = getenv("NPA_QEMU");
+	ASSERT_NE(NULL, self->qemu) TH_LOG("NPA_QEMU is not set");
+	ASSERT_EQ(0, sh(NPACTL " load")) TH_LOG("%s", out);
+	ASSERT_EQ(0, vf_bdf(3, self->bdf));
+	ASSERT_EQ(0, sh(NPACTL " bind %s", self->bdf)) TH_LOG("%s", out);
+	new_uuid(self->uuid);
+	ASSERT_EQ(0, sh("mdevctl start -u %s -p %s -t npa-net", self->uuid,
+			self->bdf)) TH_LOG("%s", out);
+	snprintf(self->nic, sizeof(self->nic), "%s%s %s",
+		 "-netdev vhost-vfio,id=n0,sysfsdev=" MDEV_DEVICES "/", self->uuid,
+		 "-device virtio-net-pci,netdev=n0,mac=52:54:00:4e:50:03,page-per-vq=on");
+}
+
+FIXTURE_TEARDOWN(guest)
+{
+	sh("mdevctl stop -u %s", self->uuid);
+	EXPECT_TRUE(host_healthy());
+}
+
+/* npa is ready for the next VM: the mdev moves frames for npa-pkt. */
+static bool mdev_ready(const char *uuid)
+{
+	return !sh("tools/npa/npa-pkt -u %s -i 3 -n 100 both", uuid);
+}
+
+TEST_F_TIMEOUT(guest, traffic_link_and_reboot, 400)
+{
+	long pins = pinned_pages();
+
+	ASSERT_EQ(0, sh("tools/lab/run-guest.sh -r -q %s -i 10.0.3.2 -n 1000 -- %s",
+			self->qemu, self->nic)) TH_LOG("%s", out);
+	TH_LOG("%s", out);
+	/* The guest's NIC is an ordinary virtio-net device. */
+	EXPECT_NE(NULL, strstr(out, "driver virtio_net"));
+	EXPECT_NE(NULL, strstr(out, "peer received 1000 datagrams, 1000000 bytes"));
+	EXPECT_NE(NULL, strstr(out, "1000 of 1000 payloads as sent"));
+	EXPECT_NE(NULL, strstr(out, "resetting the guest"));
+	EXPECT_GE(pins, pinned_pages());
+	EXPECT_TRUE(mdev_ready(self->uuid)) TH_LOG("%s", out);
+}
+
+TEST_F_TIMEOUT(guest, qemu_killed_mid_transfer, 300)
+{
+	long pins = pinned_pages();
+	char cmd[640];
+	pid_t pid;
+	int i;
+
+	snprintf(cmd, sizeof(cmd),
+		 "tools/lab/run-guest.sh -q %s -i 10.0.3.2 -n 200000 -- %s >/dev/null",
+		 self->qemu, self->nic);
+	pid = spawn(cmd);
+	/* Wait for the bulk transfer, then kill the VMM. */
+	for (i = 0; i < 240; i++) {
+		sleep(1);
+		if (!sh("grep -qs 'npa-udp 10.0.3.1 tx 200000' /run/npa-guest.*.log"))
+			break;
+	}
+	EXPECT_LT(i, 240) TH_LOG("the guest never started its transfer");
+	sleep(2);
+	EXPECT_EQ(0, sh("pkill -9 -f 'npa.ip=10.0.3.2'"));
+	EXPECT_LE(0, reap(pid, 60));
+	EXPECT_GE(pins, pinned_pages());
+	EXPECT_TRUE(mdev_ready(self->uuid)) TH_LOG("%s", out);
+}
+
+#define QEMU_NETDEV "%s -nodefaults -display none -netdev vhost-vfio,id=n0"
+
+TEST_F(guest, bad_netdev_options)
+{
+	EXPECT_EQ(0, sh("%s -netdev help", self->qemu));
+	EXPECT_NE(NULL, strstr(out, "vhost-vfio")) TH_LOG("%s", out);
+	EXPECT_NE(0, sh(QEMU_NETDEV, self->qemu));
+	EXPECT_NE(NULL, strstr(out, "'sysfsdev' is missing")) TH_LOG("%s", out);
+	EXPECT_NE(0, sh(QEMU_NETDEV ",sysfsdev=/nope", self->qemu));
+	EXPECT_NE(NULL, strstr(out, "no such host device")) TH_LOG("%s", out);
+	EXPECT_NE(0, sh(QEMU_NETDEV ",sysfsdev=/sys/bus/pci/devices/%s",
+			self->qemu, self->bdf));
+	EXPECT_NE(NULL, strstr(out, "is not a mediated device")) TH_LOG("%s", out);
+}
+
 /* Run alone (-f noiommu) in a test host booted without an IOMMU. */
 FIXTURE(noiommu) {
 	char bdf[16];

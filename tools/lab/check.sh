@@ -27,10 +27,14 @@ fi
 step "checkpatch --strict"
 make -s checkpatch || fail=1
 
+step "QEMU with qemu-patches/ (cached after the first build)"
+NPA_QEMU=$(tools/lab/build-qemu.sh) || fail=1
+export NPA_QEMU
+
 step "selftests in the lab test host"
 stamp=$(date +%Y%m%d-%H%M%S)
 out=$repo/build/lab/check-$stamp
-tools/lab/run-host.sh -o "$out" selftests/run.sh -F noiommu || fail=1
+tools/lab/run-host.sh -m 4G -o "$out" selftests/run.sh -F noiommu || fail=1
 
 step "selftests in a test host without an IOMMU"
 tools/lab/run-host.sh -I -o "$out-noiommu" selftests/run.sh -f noiommu || fail=1

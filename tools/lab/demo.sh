@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# The lab demo: install, build, boot the test host and, inside it, hand a VF
-# to npa and create its mdev with mdevctl (tools/lab/demo-host.sh).
+# The lab demo: install, build (npa, and QEMU with qemu-patches/), boot the
+# test host and, inside it, hand a VF to npa, create its mdev with mdevctl,
+# and run a guest on it with -netdev vhost-vfio (tools/lab/demo-host.sh).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here/../.."
@@ -9,5 +10,8 @@ echo "== setup"
 tools/lab/setup.sh
 echo "== build"
 make -s modules selftests tools
+echo "== QEMU with qemu-patches/ (cached after the first build)"
+NPA_QEMU=$(tools/lab/build-qemu.sh)
+export NPA_QEMU
 echo "== the test host"
-exec tools/lab/run-host.sh -o "build/lab/demo-$(date +%Y%m%d-%H%M%S)" tools/lab/demo-host.sh
+exec tools/lab/run-host.sh -m 4G -o "build/lab/demo-$(date +%Y%m%d-%H%M%S)" tools/lab/demo-host.sh

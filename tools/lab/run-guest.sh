@@ -37,7 +37,9 @@ modprobe kvm_amd 2>/dev/null || modprobe kvm_intel
 # The guest's memory is pinned for the VF's DMA.
 ulimit -l unlimited
 
-log=$(mktemp "$out/guest.XXXX.log")
+# The console is written on the test host's tmpfs, then kept in $out.
+log=$(mktemp /run/npa-guest.XXXX.log)
+trap 'cp "$log" "$out/"' EXIT
 mon=/run/npa-guest-$$.mon
 hmp() {
 	python3 -c 'import socket, sys, time
@@ -48,7 +50,7 @@ time.sleep(0.5)' "$mon" "$1"
 }
 noreboot=-no-reboot
 [ "$reboot" = 1 ] && noreboot=
-echo "run-guest: booting the guest on KVM ($ip), console in $log"
+echo "run-guest: booting the guest on KVM ($ip), console in $out/${log##*/}"
 timeout -k 5 "$tmo" "$qemu" -accel kvm -machine q35 -cpu host -smp 1 -m 256M \
 	-nodefaults -no-user-config -display none -serial stdio $noreboot \
 	-monitor "unix:$mon,server=on,wait=off" \

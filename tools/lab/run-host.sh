@@ -10,7 +10,8 @@
 # page-per-vq, each behind its own root port) whose wires end in peer.py on
 # 127.0.0.1 and are captured to OUTDIR/vfN.pcap, plus three functions npa must
 # refuse.  CMD runs in this repository with NPA_* variables describing the
-# lab (see lib-host.sh); its output is streamed and its exit status returned.
+# lab (see lib-host.sh), and NPA_QEMU when the caller set it (the patched
+# QEMU, build-qemu.sh); its output is streamed and its exit status returned.
 # -I boots it without an IOMMU.
 # OUTDIR (read-write inside the test host) keeps console.log, dmesg.txt,
 # peer.json and whatever CMD writes to $NPA_OUT.
@@ -45,6 +46,7 @@ initrd=$("$here/mkinitramfs.sh" host)
 	echo "export NPA_OUT=$(printf %q "$out") NPA_NVFS=$nvfs"
 	echo "export NPA_VF_PORTS='$(for ((i = 0; i < nvfs; i++)); do printf '0000:00:%02x.0 ' $((0x10 + i)); done)'"
 	echo "export NPA_BAD_LEGACY=0000:00:18.0 NPA_BAD_NOIOMMU=0000:00:19.0 NPA_BAD_NOTNET=0000:00:1a.0"
+	[ -z "${NPA_QEMU:-}" ] || echo "export NPA_QEMU=$(printf %q "$NPA_QEMU")"
 	printf '%q ' "$@"
 	echo
 } >"$out/job.sh"
@@ -86,6 +88,13 @@ trap cleanup EXIT
 python3 "$here/peer.py" --base "$base" --wires "$nvfs" --stats "$out/peer.json" \
 	--monitor "$out/monitor.sock" >"$out/peer.log" 2>&1 &
 peer_pid=$!
+for _ in $(seq 50); do
+	grep -q "^peer: " "$out/peer.log" && break
+	kill -0 $peer_pid 2>/dev/null || break
+	sleep 0.1
+done
+grep -q "^peer: " "$out/peer.log" ||
+	{ echo "run-host: the peer did not start:"; cat "$out/peer.log"; exit 1; }
 
 for attempt in 1 2 3; do
 	rm -f "$out/started" "$out/rc"

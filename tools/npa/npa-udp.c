@@ -6,7 +6,7 @@
  *
  *   npa-udp PEER_IP tx|rx N SIZE
  *
- * tx: N datagrams of SIZE bytes to the peer's port 9; every 256 the peer's
+ * tx: N datagrams of SIZE bytes to the peer's port 9; every 64 the peer's
  *     count must have caught up, and at the end its count and digest must
  *     match what was sent.
  * rx: the peer sends N datagrams (flow-controlled by ACKs); each must be
@@ -23,7 +23,7 @@
 
 #include "wire.h"
 
-#define SYNC_EVERY	256
+#define SYNC_EVERY	64
 
 static int sock;
 static struct sockaddr_in peer;
@@ -44,26 +44,36 @@ static int control(const char *cmd)
 	return to_peer(PEER_CONTROL, cmd, strlen(cmd));
 }
 
-/* The peer's count and digest of what reached its port 9. */
-static int report(unsigned long long *count, unsigned long long *bytes,
-		  unsigned long long *digest)
+/*
+ * The peer's count and digest of what reached its port 9, once it has
+ * @want datagrams or after a second.  The VF may send the small REPORT
+ * ahead of the last datagrams before it, so ask again while short.
+ */
+static int report(unsigned long long want, unsigned long long *count,
+		  unsigned long long *bytes, unsigned long long *digest)
 {
 	char buf[256];
+	int tries;
 	ssize_t n;
 
-	if (control("REPORT"))
-		return -1;
-	for (;;) {
-		n = recv(sock, buf, sizeof(buf) - 1, 0);
-		if (n < 0) {
-			perror("npa-udp: the peer did not answer REPORT");
+	for (tries = 0; tries < 20; tries++) {
+		if (tries)
+			usleep(50000);
+		if (control("REPORT"))
 			return -1;
-		}
-		buf[n] = 0;
-		if (sscanf(buf, "count=%llu bytes=%llu fnv=%llx", count, bytes,
-			   digest) == 3)
-			return 0;
+		do {
+			n = recv(sock, buf, sizeof(buf) - 1, 0);
+			if (n < 0) {
+				perror("npa-udp: the peer did not answer REPORT");
+				return -1;
+			}
+			buf[n] = 0;
+		} while (sscanf(buf, "count=%llu bytes=%llu fnv=%llx", count,
+				bytes, digest) != 3);
+		if (*count >= want)
+			break;
 	}
+	return 0;
 }
 
 static int do_tx(int count, int size)
@@ -84,7 +94,7 @@ static int do_tx(int count, int size)
 			return 1;
 		if ((i + 1) % SYNC_EVERY)
 			continue;
-		if (report(&pc, &pb, &ph))
+		if (report(i + 1, &pc, &pb, &ph))
 			return 1;
 		if (pc != (unsigned long long)i + 1) {
 			fprintf(stderr, "npa-udp: the peer has %llu of %d\n",
@@ -93,7 +103,7 @@ static int do_tx(int count, int size)
 		}
 	}
 	t = now() - t0;
-	if (report(&pc, &pb, &ph))
+	if (report(count, &pc, &pb, &ph))
 		return 1;
 	printf("udp tx: %d datagrams of %d bytes in %.3f s: %.0f/s, %.0f bytes/s\n",
 	       count, size, t, count / t, (double)count * size / t);
