@@ -1225,7 +1225,8 @@ TEST_F_TIMEOUT(guest, qemu_killed_mid_transfer, 300)
 	}
 	EXPECT_LT(i, 240) TH_LOG("the guest never started its transfer");
 	sleep(2);
-	EXPECT_EQ(0, sh("pkill -9 -f 'npa.ip=10.0.3.2'"));
+	/* [.]: not to match the shell that runs pkill */
+	EXPECT_EQ(0, sh("pkill -9 -f 'npa[.]ip=10[.]0[.]3[.]2'"));
 	EXPECT_LE(0, reap(pid, 60));
 	EXPECT_GE(pins, pinned_pages());
 	EXPECT_TRUE(mdev_ready(self->uuid)) TH_LOG("%s", out);
