@@ -56,7 +56,7 @@ timeout -k 5 "$tmo" "$qemu" -accel kvm -machine q35 -cpu host -smp 1 -m 256M \
 	-monitor "unix:$mon,server=on,wait=off" \
 	-L /usr/share/seabios -L /usr/share/qemu -L /usr/lib/ipxe/qemu \
 	-kernel "/boot/vmlinuz-$KVER" -initrd "$initrd" \
-	-append "console=ttyS0 quiet loglevel=3 panic=-1 npa.ip=$ip npa.n=$n npa.size=$size npa.stay=$reboot" \
+	-append "console=ttyS0 quiet loglevel=4 panic=-1 npa.ip=$ip npa.n=$n npa.size=$size npa.stay=$reboot" \
 	"$@" >"$log" 2>&1 &
 qpid=$!
 tail -n +1 -f "$log" --pid=$qpid |

@@ -117,6 +117,9 @@ struct npa_mdev_mem {
  * @config_call: config change eventfd
  * @nvqs: number of virtqueues
  * @vqs: the virtqueues
+ * @host_kicks: kicks the host relayed to a doorbell (kick eventfd or
+ *	doorbell region write), not written by the guest itself
+ * @host_calls: VF interrupts the host relayed to a call eventfd
  */
 struct npa_mdev {
 	struct vfio_device vdev;
@@ -133,6 +136,8 @@ struct npa_mdev {
 	struct eventfd_ctx *config_call;
 	u16 nvqs;
 	struct npa_mdev_vq *vqs;
+	atomic64_t host_kicks;
+	atomic64_t host_calls;
 };
 
 static struct npa_mdev *vdev_to_nm(struct vfio_device *vdev)
@@ -213,6 +218,7 @@ static void npa_mdev_vq_cb(void *priv)
 {
 	struct npa_mdev_vq *vq = priv;
 
+	atomic64_inc(&vq->nm->host_calls);
 	npa_mdev_signal(&vq->call_lock, &vq->call);
 }
 
@@ -669,6 +675,7 @@ static int npa_mdev_kick(void *opaque, void *unused)
 {
 	struct npa_mdev_vq *vq = opaque;
 
+	atomic64_inc(&vq->nm->host_kicks);
 	vq->nm->vf->ops->kick_vq(vq->nm->vf, vq_index(vq));
 	return 0;
 }
@@ -1133,6 +1140,7 @@ static ssize_t npa_mdev_write(struct vfio_device *vdev, const char __user *buf,
 	    count != sizeof(u16) || offset_in_page(pos) ||
 	    pos >= (u64)nm->nvqs * PAGE_SIZE)
 		return -EINVAL;
+	atomic64_inc(&nm->host_kicks);
 	nm->vf->ops->kick_vq(nm->vf, pos >> PAGE_SHIFT);
 	return count;
 }
@@ -1220,6 +1228,32 @@ static ssize_t npa_mdev_show_description(struct mdev_type *mtype, char *buf)
 			  vf->ops->get_device_features(vf));
 }
 
+/* What went through the host instead of straight to the hardware. */
+static ssize_t host_kicks_show(struct device *dev,
+			       struct device_attribute *attr, char *buf)
+{
+	struct npa_mdev *nm = dev_get_drvdata(dev);
+
+	return sysfs_emit(buf, "%lld\n", atomic64_read(&nm->host_kicks));
+}
+static DEVICE_ATTR_RO(host_kicks);
+
+static ssize_t host_calls_show(struct device *dev,
+			       struct device_attribute *attr, char *buf)
+{
+	struct npa_mdev *nm = dev_get_drvdata(dev);
+
+	return sysfs_emit(buf, "%lld\n", atomic64_read(&nm->host_calls));
+}
+static DEVICE_ATTR_RO(host_calls);
+
+static struct attribute *npa_mdev_attrs[] = {
+	&dev_attr_host_kicks.attr,
+	&dev_attr_host_calls.attr,
+	NULL
+};
+ATTRIBUTE_GROUPS(npa_mdev);
+
 static struct mdev_driver npa_mdev_driver = {
 	.device_api = VHOST_NPA_DEVICE_API_STRING,
 	.max_instances = 1,
@@ -1227,6 +1261,7 @@ static struct mdev_driver npa_mdev_driver = {
 		.name = "npa_mdev",
 		.owner = THIS_MODULE,
 		.mod_name = KBUILD_MODNAME,
+		.dev_groups = npa_mdev_groups,
 	},
 	.probe = npa_mdev_probe,
 	.remove = npa_mdev_remove,
