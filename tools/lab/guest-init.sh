@@ -4,16 +4,19 @@
 # unmodified virtio_net), check it against the lab peer, print a verdict
 # line, power off.  Kernel command line: npa.ip=A.B.C.D (its /24 peer is
 # A.B.C.1), npa.n=frames per bulk transfer, npa.size=their payload,
-# npa.stay=1 to wait after the verdict instead (for a reset from outside).
+# npa.stay=1 to wait after the verdict instead (for a reset from outside),
+# npa.mode=bench for the benchmark workload instead (npa.secs per phase).
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 . /modules
 
-ip=10.0.0.2 n=1000 size=1000 stay=0
+ip=10.0.0.2 n=1000 size=1000 stay=0 mode=check secs=3
 for a in $(cat /proc/cmdline); do
 	case $a in
+	npa.mode=*) mode=${a#npa.mode=} ;;
+	npa.secs=*) secs=${a#npa.secs=} ;;
 	npa.stay=*) stay=${a#npa.stay=} ;;
 	npa.ip=*) ip=${a#npa.ip=} ;;
 	npa.n=*) n=${a#npa.n=} ;;
@@ -32,6 +35,27 @@ echo "guest: $ifc is $(cat /sys/class/net/$ifc/address), driver $(basename "$(re
 ip link set lo up
 ip link set "$ifc" up
 ip addr add "$ip/24" dev "$ifc"
+
+# The benchmark: markers for the test host's sampler (bench-guest.py),
+# with the guest's own virtio interrupt count.
+guest_irqs() {
+	awk '/virtio/ { for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) n += $i } END { print n + 0 }' /proc/interrupts
+}
+if [ "$mode" = bench ]; then
+	until ping -c 1 -W 1 "$peer" >/dev/null; do :; done
+	echo "BENCH-LINKUP"
+	ping -c 20 -i 0.2 -W 2 "$peer"
+	for dir in tx rx; do
+		for sz in 64 1400; do
+			echo "BENCH-BEGIN $dir$sz $(guest_irqs)"
+			npa-udp "$peer" "blast-$dir" "$secs" "$sz"
+			echo "BENCH-END $dir$sz $(guest_irqs)"
+		done
+	done
+	echo "GUEST-RESULT: PASS"
+	poweroff -f
+fi
+
 check ping -c 3 -W 10 "$peer"
 check npa-udp "$peer" tx "$n" "$size"
 check npa-udp "$peer" rx "$n" "$size"

@@ -17,6 +17,8 @@ order).  UDP to port 5000 carries commands, answered from port 5000:
   ACK k                  "I have k of them"
   LINK FLAP              take the VF's link down for a second (through the
                          test host's QEMU monitor), then up again
+  BLAST secs size        for benchmarks: size-byte datagrams as fast as
+                         they go for secs, then "END n"
 """
 import argparse
 import json
@@ -98,6 +100,15 @@ class Wire:
         self.send(dst_mac + self.mac + b"\x08\x00" + bytes(hdr) + udp +
                   payload)
 
+    def blast(self, mac, ip, port, secs, size):
+        payload = bytes(size)
+        sent, end = 0, time.monotonic() + secs
+        while time.monotonic() < end:
+            for _ in range(64):
+                self.udp_to(mac, ip, 5000, port, payload)
+            sent += 64
+        self.udp_to(mac, ip, 5000, port, b"END %d" % sent)
+
     def pump(self):
         j = self.job
         while j["sent"] < j["n"] and j["sent"] - j["acked"] < WINDOW:
@@ -126,6 +137,10 @@ class Wire:
                 time.sleep(1)
                 monitor(self.monitor, "set_link vf%d on" % self.idx)
             threading.Thread(target=flap, daemon=True).start()
+        elif words[0] == "BLAST" and len(words) == 3:
+            threading.Thread(target=self.blast, daemon=True,
+                             args=(src, ip, sport, float(words[1]),
+                                   int(words[2]))).start()
         elif words[0] == "ACK" and len(words) == 2 and self.job:
             self.job["acked"] = max(self.job["acked"], int(words[1]))
             self.pump()

@@ -5,12 +5,16 @@
  * guest's initramfs.
  *
  *   npa-udp PEER_IP tx|rx N SIZE
+ *   npa-udp PEER_IP blast-tx|blast-rx SECONDS SIZE
  *
  * tx: N datagrams of SIZE bytes to the peer's port 9; every 64 the peer's
  *     count must have caught up, and at the end its count and digest must
  *     match what was sent.
  * rx: the peer sends N datagrams (flow-controlled by ACKs); each must be
  *     the expected one, in order.
+ * blast-tx, blast-rx: for benchmarks, datagrams as fast as they go for
+ *     SECONDS, without flow control; the receiver counts.  Prints
+ *     "bench DIR size=S sent=N received=M seconds=T".
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -24,6 +28,9 @@
 #include "wire.h"
 
 #define SYNC_EVERY	64
+
+static const char usage[] =
+	"usage: npa-udp PEER_IP tx|rx N SIZE | blast-tx|blast-rx SECONDS SIZE\n";
 
 static int sock;
 static struct sockaddr_in peer;
@@ -151,6 +158,58 @@ static int do_rx(int count, int size)
 	return got != count || bad;
 }
 
+static int blast_tx(int secs, int size)
+{
+	unsigned long long pc, pb, ph, sent = 0;
+	__u8 payload[65536] = { 0 };
+	double t0, t;
+
+	if (control("RESET"))
+		return 1;
+	t0 = now();
+	while (now() - t0 < secs) {
+		if (to_peer(PEER_DISCARD, payload, size))
+			return 1;
+		sent++;
+	}
+	t = now() - t0;
+	if (report(sent, &pc, &pb, &ph))
+		return 1;
+	printf("bench tx size=%d sent=%llu received=%llu seconds=%.3f\n",
+	       size, sent, pc, t);
+	return 0;
+}
+
+static int blast_rx(int secs, int size)
+{
+	unsigned long long got = 0;
+	char cmd[64], buf[65536];
+	double t0, t, last;
+	ssize_t n;
+
+	snprintf(cmd, sizeof(cmd), "BLAST %d %d", secs, size);
+	if (control(cmd))
+		return 1;
+	t0 = now();
+	last = t0;
+	/* Count until the peer says END, or a second of silence. */
+	while (now() - last < 1) {
+		n = recv(sock, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+		if (n < 0) {
+			usleep(1000);
+			continue;
+		}
+		last = now();
+		if (n == size)
+			got++;
+		else if (n > 3 && !memcmp(buf, "END", 3))
+			break;
+	}
+	t = last - t0;
+	printf("bench rx size=%d received=%llu seconds=%.3f\n", size, got, t);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct sockaddr_in me = {
@@ -161,14 +220,14 @@ int main(int argc, char **argv)
 	int count, size;
 
 	if (argc != 5 || inet_pton(AF_INET, argv[1], &peer.sin_addr) != 1) {
-		fputs("usage: npa-udp PEER_IP tx|rx N SIZE\n", stderr);
+		fputs(usage, stderr);
 		return 2;
 	}
 	peer.sin_family = AF_INET;
 	count = atoi(argv[3]);
 	size = atoi(argv[4]);
 	if (count < 1 || size < 4 || size > 1472) {
-		fputs("npa-udp: N >= 1, 4 <= SIZE <= 1472\n", stderr);
+		fputs("npa-udp: N (or SECONDS) >= 1, 4 <= SIZE <= 1472\n", stderr);
 		return 2;
 	}
 	sock = socket(AF_INET, SOCK_DGRAM, 0);
@@ -181,6 +240,10 @@ int main(int argc, char **argv)
 		return do_tx(count, size);
 	if (!strcmp(argv[2], "rx"))
 		return do_rx(count, size);
-	fputs("usage: npa-udp PEER_IP tx|rx N SIZE\n", stderr);
+	if (!strcmp(argv[2], "blast-tx"))
+		return blast_tx(count, size);
+	if (!strcmp(argv[2], "blast-rx"))
+		return blast_rx(count, size);
+	fputs(usage, stderr);
 	return 2;
 }

@@ -1,0 +1,92 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Inside the test host: the benchmark's rounds.  The same guest workload
+# (guest-init.sh, npa.mode=bench) on four data paths over the same VF model
+# and wire, alternating A B C D in every round:
+#   npa          -netdev vhost-vfio on an npa mdev (VF 0)
+#   passthrough  vfio-pci assignment of the VF (VF 1): the upper bound
+#   vhost-vdpa   vp_vdpa (built from Debian's source) + vhost-vdpa (VF 2)
+#   vhost-net    the VF under virtio_net, bridged to a tap + vhost-net (VF 3)
+#
+#   bench-host.sh ROUNDS SECONDS VP_VDPA_KO
+#
+# Records go to $NPA_OUT/bench.jsonl (bench-guest.py).
+set -euo pipefail
+. tools/lab/lib-host.sh
+. tools/lab/versions.env
+rounds=$1 secs=$2 vpvdpa=$3
+res=$NPA_OUT/bench.jsonl
+initrd=$NPA_OUT/guest.gz
+tools/lab/mkinitramfs.sh guest "$initrd" >/dev/null
+modprobe -a kvm_amd vfio-pci vdpa vhost_vdpa vhost_net tun bridge virtio_net
+ulimit -l unlimited
+: >"$res"
+
+rebind() {
+	local bdf=$1 drv=$2
+	[ -e "/sys/bus/pci/devices/$bdf/driver" ] &&
+		echo "$bdf" >"/sys/bus/pci/devices/$bdf/driver/unbind"
+	echo "$drv" >"/sys/bus/pci/devices/$bdf/driver_override"
+	echo "$bdf" >/sys/bus/pci/drivers_probe
+}
+
+# npa
+tools/npactl load
+npa_bdf=$(vf_bdf 0)
+tools/npactl bind "$npa_bdf" >/dev/null
+# passthrough
+pt_bdf=$(vf_bdf 1)
+rebind "$pt_bdf" vfio-pci
+# vhost-vdpa on vp_vdpa
+vdpa_bdf=$(vf_bdf 2)
+insmod "$vpvdpa"
+rebind "$vdpa_bdf" vp-vdpa
+# vhost-net: the VF is the test host's NIC, bridged to the guest's tap
+net_bdf=$(vf_bdf 3)
+net_if=$(ls "/sys/bus/pci/devices/$net_bdf"/virtio*/net)
+net_virtio=$(basename "/sys/bus/pci/devices/$net_bdf"/virtio*)
+ip link add br0 type bridge
+ip link set "$net_if" master br0
+ip tuntap add tap0 mode tap
+ip link set tap0 master br0
+ip link set "$net_if" up
+ip link set tap0 up
+ip link set br0 up
+
+run() {
+	local path=$1 round=$2 ip=$3 pattern=$4
+	shift 4
+	python3 tools/lab/bench-guest.py --path "$path" --round "$round" \
+		--out "$res" --qemu "$NPA_QEMU" --ip "$ip" --secs "$secs" \
+		--kernel "/boot/vmlinuz-$KVER" --initrd "$initrd" \
+		--irq-pattern "$pattern" --log "$NPA_OUT/bench-$path-$round.log" \
+		"$@" || echo "bench-host: $path round $round failed"
+}
+
+for round in $(seq "$rounds"); do
+	echo "== round $round of $rounds"
+
+	uuid=$(cat /proc/sys/kernel/random/uuid)
+	start=$(date +%s.%N)
+	mdevctl start -u "$uuid" -p "$npa_bdf" -t npa-net
+	run npa "$round" 10.0.0.2 "npa\\[$npa_bdf\\]-[0-9]" \
+		--setup-start "$start" --uuid "$uuid" -- \
+		-netdev "vhost-vfio,id=n0,sysfsdev=/sys/bus/mdev/devices/$uuid" \
+		-device virtio-net-pci,netdev=n0,mac=52:54:00:4e:50:00,page-per-vq=on
+	mdevctl stop -u "$uuid"
+
+	run passthrough "$round" 10.0.1.2 "vfio-msix.*$pt_bdf" -- \
+		-device "vfio-pci,host=$pt_bdf"
+
+	start=$(date +%s.%N)
+	vdpa dev add name vdpa0 mgmtdev "pci/$vdpa_bdf"
+	run vhost-vdpa "$round" 10.0.2.2 "vp-vdpa\\[$vdpa_bdf\\]" \
+		--setup-start "$start" -- \
+		-netdev vhost-vdpa,id=n0,vhostdev=/dev/vhost-vdpa-0 \
+		-device virtio-net-pci,netdev=n0,mac=52:54:00:4e:50:02,page-per-vq=on
+	vdpa dev del vdpa0
+
+	run vhost-net "$round" 10.0.3.2 "$net_virtio-" -- \
+		-netdev tap,id=n0,ifname=tap0,script=no,downscript=no,vhost=on \
+		-device virtio-net-pci,netdev=n0,mac=52:54:00:4e:50:13
+done

@@ -1,0 +1,43 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# The benchmark: npa side by side with vfio-pci passthrough, vhost-vdpa and
+# vhost-net, in one lab run (bench-host.sh), then the report
+# (bench-report.py) in results/bench-<date>/.
+#
+#   bench.sh [--quick]      --quick: one round of 1 s phases, and a check
+#                           that every path moved frames (for the tests)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+cd "$repo"
+. tools/lab/versions.env
+rounds=${NPA_BENCH_ROUNDS:-5} secs=${NPA_BENCH_SECS:-3} check=
+if [ "${1:-}" = --quick ]; then
+	rounds=1 secs=1 check=--check
+fi
+
+echo "== setup"
+tools/lab/setup.sh
+[ -n "$check" ] || dpkg -s python3-matplotlib >/dev/null 2>&1 ||
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends python3-matplotlib
+echo "== build"
+make -s modules tools
+NPA_QEMU=$(tools/lab/build-qemu.sh)
+export NPA_QEMU
+# The upstream anchor: vp_vdpa, which Debian does not build, from its source.
+mkdir -p build/vp_vdpa
+cp "/usr/src/$KSRCPKG/drivers/vdpa/virtio_pci/vp_vdpa.c" build/vp_vdpa/
+echo "obj-m := vp_vdpa.o" >build/vp_vdpa/Kbuild
+make -s -C "/lib/modules/$KVER/build" M="$repo/build/vp_vdpa" modules
+
+stamp=$(date +%Y%m%d-%H%M%S)
+out=build/lab/bench-$stamp
+echo "== $rounds round(s) of npa, passthrough, vhost-vdpa, vhost-net (${secs} s phases)"
+tools/lab/run-host.sh -m 4G -t $((600 + rounds * 400)) -o "$out" \
+	tools/lab/bench-host.sh "$rounds" "$secs" "$repo/build/vp_vdpa/vp_vdpa.ko"
+results=results/bench-$stamp
+[ -z "$check" ] || results=$out/results
+python3 tools/lab/bench-report.py --records "$out/bench.jsonl" \
+	--results "$results" --date "$(date -u '+%Y-%m-%d %H:%M UTC')" \
+	--machine "$(nproc) cores, $(uname -m), QEMU/TCG test host, KVM guest" \
+	--rounds "$rounds" --secs "$secs" $check | tee "$out/bench.tap"
