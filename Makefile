@@ -7,7 +7,7 @@ KSRC ?= /usr/src/$(KSRCPKG)
 CHECKPATCH = $(KSRC)/scripts/checkpatch.pl --no-tree --strict --quiet
 C_SOURCES = $(shell git ls-files -co --exclude-standard '*.c' '*.h' 2>/dev/null | grep -v '\.mod\.c$$')
 
-.PHONY: all modules clean checkpatch sparse selftests tools check demo setup
+.PHONY: all modules clean checkpatch sparse selftests tools check bench demo setup
 
 all: modules selftests tools
 
@@ -32,6 +32,9 @@ checkpatch:
 # The README's two commands.
 check:
 	tools/lab/check.sh
+
+bench:
+	tools/lab/bench.sh
 
 demo:
 	tools/lab/demo.sh

@@ -31,13 +31,14 @@ echo "obj-m := vp_vdpa.o" >build/vp_vdpa/Kbuild
 make -s -C "/lib/modules/$KVER/build" M="$repo/build/vp_vdpa" modules
 
 stamp=$(date +%Y%m%d-%H%M%S)
-out=build/lab/bench-$stamp
+out=$repo/build/lab/bench-$stamp
+echo "bench: output in $out"
 echo "== $rounds round(s) of npa, passthrough, vhost-vdpa, vhost-net (${secs} s phases)"
 tools/lab/run-host.sh -m 4G -t $((600 + rounds * 400)) -o "$out" \
 	tools/lab/bench-host.sh "$rounds" "$secs" "$repo/build/vp_vdpa/vp_vdpa.ko"
 results=results/bench-$stamp
 [ -z "$check" ] || results=$out/results
-python3 tools/lab/bench-report.py --records "$out/bench.jsonl" \
+/usr/bin/python3 tools/lab/bench-report.py --records "$out/bench.jsonl" \
 	--results "$results" --date "$(date -u '+%Y-%m-%d %H:%M UTC')" \
 	--machine "$(nproc) cores, $(uname -m), QEMU/TCG test host, KVM guest" \
 	--rounds "$rounds" --secs "$secs" $check | tee "$out/bench.tap"

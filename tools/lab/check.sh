@@ -16,9 +16,10 @@ step() {
 step "setup"
 tools/lab/setup.sh || exit 1
 
-step "build (W=1: any warning fails)"
+step "build (W=1 and sparse: any warning fails)"
 mkdir -p build
 make -s modules selftests tools >build/build.log 2>&1 || fail=1
+make -s sparse >>build/build.log 2>&1 || fail=1
 if grep -E "warning:|error:" build/build.log; then
 	echo "build: FAILED"
 	fail=1
@@ -39,9 +40,14 @@ tools/lab/run-host.sh -m 4G -o "$out" selftests/run.sh -F noiommu || fail=1
 step "selftests in a test host without an IOMMU"
 tools/lab/run-host.sh -I -o "$out-noiommu" selftests/run.sh -f noiommu || fail=1
 
+step "benchmark, short variant: every data path moves frames"
+bench=$(tools/lab/bench.sh --quick 2>&1 | tee /dev/stderr |
+	sed -n 's/^bench: output in //p')
+[ "$(grep -c '^ok ' "$bench/bench.tap" 2>/dev/null)" = 4 ] || fail=1
+
 count() {
-	cat "$out/npa_test.tap" "$out-noiommu/npa_test.tap" 2>/dev/null |
-		grep -cE "$1"
+	cat "$out/npa_test.tap" "$out-noiommu/npa_test.tap" \
+		"$bench/bench.tap" 2>/dev/null | grep -cE "$1"
 }
 pass=$(count '^ok ')
 failed=$(count '^not ok ')

@@ -186,7 +186,7 @@ static int do_tx(int count, int size)
 
 static int do_rx(int count, int size)
 {
-	__u8 r[NPA_BUFSZ], want[NPA_BUFSZ];
+	__u8 r[NPA_BUFSZ];
 	char cmd[64];
 	const __u8 *p;
 	int got = 0, bad = 0, n;
@@ -205,13 +205,7 @@ static int do_rx(int count, int size)
 			break;
 		}
 		p = udp_payload(r, n, PEER_CONTROL, &len);
-		if (!p || len != (size_t)size)
-			continue;
-		pattern(want, size, 7, got);
-		if (memcmp(p, want, size))
-			bad++;
-		got++;
-		if (!(got % ACK_EVERY)) {
+		if (p && wire_rx_one(p, len, size, &got, &bad)) {
 			snprintf(cmd, sizeof(cmd), "ACK %d", got);
 			if (control(cmd))
 				return 1;

@@ -122,7 +122,7 @@ static int do_tx(int count, int size)
 
 static int do_rx(int count, int size)
 {
-	__u8 buf[65536], want[65536];
+	__u8 buf[65536];
 	int got = 0, bad = 0;
 	char cmd[64];
 	double t0, t;
@@ -139,13 +139,7 @@ static int do_rx(int count, int size)
 				got, count);
 			break;
 		}
-		if (n != size)
-			continue;
-		pattern(want, size, 7, got);
-		if (memcmp(buf, want, size))
-			bad++;
-		got++;
-		if (!(got % ACK_EVERY)) {
+		if (wire_rx_one(buf, n, size, &got, &bad)) {
 			snprintf(cmd, sizeof(cmd), "ACK %d", got);
 			if (control(cmd))
 				return 1;
