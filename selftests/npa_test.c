@@ -189,21 +189,7 @@ static void vfio_close(struct vfio *v)
 
 static int set_req_eventfd(struct vfio *v, int efd)
 {
-	struct {
-		struct vfio_irq_set set;
-		int fd;
-	} req = {
-		.set = {
-			.argsz = sizeof(req),
-			.flags = VFIO_IRQ_SET_DATA_EVENTFD |
-				 VFIO_IRQ_SET_ACTION_TRIGGER,
-			.index = VHOST_NPA_REQ_IRQ_INDEX,
-			.count = 1,
-		},
-		.fd = efd,
-	};
-
-	return ioctl(v->device, VFIO_DEVICE_SET_IRQS, &req) ? -errno : 0;
+	return npa_set_irq(v->device, VHOST_NPA_REQ_IRQ_INDEX, 0, efd);
 }
 
 /* Run @cmd in a child shell, which may block in the kernel. */

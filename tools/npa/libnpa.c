@@ -193,7 +193,7 @@ static void notify(struct npa_dev *d, struct npa_vq *vq)
 	}
 }
 
-static int set_trigger(struct npa_dev *d, __u32 index, __u32 start, int fd)
+int npa_set_irq(int device, __u32 index, __u32 start, int fd)
 {
 	struct {
 		struct vfio_irq_set set;
@@ -210,7 +210,7 @@ static int set_trigger(struct npa_dev *d, __u32 index, __u32 start, int fd)
 		.fd = fd,
 	};
 
-	return ioctl(d->device, VFIO_DEVICE_SET_IRQS, &irq) ?
+	return ioctl(device, VFIO_DEVICE_SET_IRQS, &irq) ?
 	       fail("VFIO_DEVICE_SET_IRQS") : 0;
 }
 
@@ -219,7 +219,7 @@ int npa_config_irq(struct npa_dev *d)
 	d->config_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (d->config_fd < 0)
 		return fail("eventfd");
-	return set_trigger(d, VHOST_NPA_CONFIG_IRQ_INDEX, 0, d->config_fd);
+	return npa_set_irq(d->device, VHOST_NPA_CONFIG_IRQ_INDEX, 0, d->config_fd);
 }
 
 int npa_wait_config(struct npa_dev *d, int timeout_ms)
@@ -257,7 +257,8 @@ static int set_call(struct npa_dev *d, struct npa_vq *vq)
 	vq->call_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vq->call_fd < 0)
 		return fail("eventfd");
-	return set_trigger(d, VHOST_NPA_VQ_IRQ_INDEX, vq->idx, vq->call_fd);
+	return npa_set_irq(d->device, VHOST_NPA_VQ_IRQ_INDEX, vq->idx,
+			   vq->call_fd);
 }
 
 static int setup_vq(struct npa_dev *d, __u16 idx)

@@ -61,6 +61,8 @@ struct npa_dev {
 /* Container, group and device fds of an mdev; the device fd or -errno. */
 int npa_vfio_open(const char *uuid, int *container, int *group);
 int npa_open(struct npa_dev *d, const char *uuid);
+/* Point one VFIO interrupt of the device at an eventfd (-1: none). */
+int npa_set_irq(int device, __u32 index, __u32 start, int fd);
 int npa_start(struct npa_dev *d, enum npa_kick kick);
 void npa_close(struct npa_dev *d);
 
