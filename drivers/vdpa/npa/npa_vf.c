@@ -23,12 +23,14 @@
  * @notify_pa: its physical address
  * @irq: the Linux IRQ of the queue's MSI-X vector
  * @cb: what the interrupt calls
+ * @num_max: the queue's largest size, read before the queue was programmed
  */
 struct npa_vf_vq {
 	void __iomem *notify;
 	resource_size_t notify_pa;
 	int irq;
 	struct npa_vf_cb cb;
+	u16 num_max;
 };
 
 /**
@@ -112,7 +114,7 @@ static u16 npa_vf_get_vq_num(struct npa_vf *vf)
 
 static u16 npa_vf_get_vq_num_max(struct npa_vf *vf, u16 qid)
 {
-	return vp_modern_get_queue_size(vf_to_mdev(vf), qid);
+	return vf_to_nv(vf)->vqs[qid].num_max;
 }
 
 static void npa_vf_set_vq(struct npa_vf *vf, u16 qid, u16 num, u64 desc,
@@ -307,6 +309,8 @@ static int npa_vf_setup_notify(struct npa_vf_virtio *nv)
 	int i;
 
 	for (i = 0; i < nv->nvqs; i++) {
+		/* queue_size holds the maximum until a driver writes it. */
+		nv->vqs[i].num_max = vp_modern_get_queue_size(&nv->mdev, i);
 		nv->vqs[i].notify = vp_modern_map_vq_notify(&nv->mdev, i,
 							    &nv->vqs[i].notify_pa);
 		if (!nv->vqs[i].notify)
