@@ -5,14 +5,15 @@
 # line, power off.  Kernel command line: npa.ip=A.B.C.D (its /24 peer is
 # A.B.C.1), npa.n=frames per bulk transfer, npa.size=their payload,
 # npa.stay=1 to wait after the verdict instead (for a reset from outside),
-# npa.mode=bench for the benchmark workload instead (npa.secs per phase).
+# npa.mode=bench for the benchmark workload instead (npa.secs per phase),
+# npa.trace=1 to trace drops and small transmits, printed when a check fails.
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 . /modules
 
-ip=10.0.0.2 n=1000 size=1000 stay=0 mode=check secs=3
+ip=10.0.0.2 n=1000 size=1000 stay=0 mode=check secs=3 trace=0
 for a in $(cat /proc/cmdline); do
 	case $a in
 	npa.mode=*) mode=${a#npa.mode=} ;;
@@ -21,20 +22,40 @@ for a in $(cat /proc/cmdline); do
 	npa.ip=*) ip=${a#npa.ip=} ;;
 	npa.n=*) n=${a#npa.n=} ;;
 	npa.size=*) size=${a#npa.size=} ;;
+	npa.trace=*) trace=${a#npa.trace=} ;;
 	esac
 done
 peer=${ip%.*}.1
 fail=0
 check() {
 	echo "guest: $*"
-	"$@" || { echo "guest: FAILED: $*"; fail=1; }
+	"$@" && return
+	echo "guest: FAILED: $*"
+	fail=1
+	cat /proc/net/dev /proc/net/snmp
+	if [ "$trace" = 1 ]; then
+		echo "guest: trace"
+		tail -n 200 /sys/kernel/tracing/trace
+	fi
 }
 
 ifc=$(ls /sys/class/net | grep -v lo | head -n 1)
 echo "guest: $ifc is $(cat /sys/class/net/$ifc/address), driver $(basename "$(readlink /sys/class/net/$ifc/device/driver)"), device $(cat /sys/class/net/$ifc/device/vendor):$(cat /sys/class/net/$ifc/device/device)"
 ip link set lo up
+# The checks count every datagram: no AQM drops in the guest's own queue
+# (Debian's default qdisc, fq_codel, drops what waits for a full ring).
+echo pfifo_fast >/proc/sys/net/core/default_qdisc
 ip link set "$ifc" up
 ip addr add "$ip/24" dev "$ifc"
+if [ "$trace" = 1 ]; then
+	mount -t tracefs tracefs /sys/kernel/tracing
+	t=/sys/kernel/tracing/events
+	echo 'len < 100' >$t/net/net_dev_xmit/filter
+	echo 1 >$t/net/net_dev_xmit/enable
+	echo 1 >$t/skb/kfree_skb/enable
+	echo 1 >$t/net/net_dev_queue/enable
+	echo 'len < 100' >$t/net/net_dev_queue/filter
+fi
 
 # The benchmark: markers for the test host's sampler (bench-guest.py),
 # with the guest's own virtio interrupt count.

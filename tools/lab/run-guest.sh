@@ -4,8 +4,10 @@
 # whose NIC is virtio_net) on KVM and let it check its NIC against the
 # peer (guest-init.sh).  Exit status 0 when the guest says PASS.
 #
-#   run-guest.sh [-q QEMU] [-i GUEST_IP] [-n N] [-s SIZE] [-t SECONDS] [-r] -- QEMU_NIC_ARGS...
+#   run-guest.sh [-q QEMU] [-i GUEST_IP] [-n N] [-s SIZE] [-t SECONDS] [-r]
+#                [-a KERNEL_ARGS] -- QEMU_NIC_ARGS...
 #
+# -a: more of the guest kernel's command line (e.g. loglevel=7).
 # -r: once the guest has passed, reset it (QEMU monitor system_reset) and
 # require a second pass after the reboot.
 #
@@ -16,8 +18,8 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/versions.env"
 
-qemu=qemu-system-x86_64 ip=10.0.0.2 n=1000 size=1000 tmo=300 reboot=0
-while getopts q:i:n:s:t:r opt; do
+qemu=qemu-system-x86_64 ip=10.0.0.2 n=1000 size=1000 tmo=300 reboot=0 args=
+while getopts q:i:n:s:t:ra: opt; do
 	case $opt in
 	q) qemu=$OPTARG ;;
 	i) ip=$OPTARG ;;
@@ -25,6 +27,7 @@ while getopts q:i:n:s:t:r opt; do
 	s) size=$OPTARG ;;
 	t) tmo=$OPTARG ;;
 	r) reboot=1 ;;
+	a) args=$OPTARG ;;
 	*) exit 2 ;;
 	esac
 done
@@ -56,7 +59,7 @@ timeout -k 5 "$tmo" "$qemu" -accel kvm -machine q35 -cpu host -smp 1 -m 256M \
 	-monitor "unix:$mon,server=on,wait=off" \
 	-L /usr/share/seabios -L /usr/share/qemu -L /usr/lib/ipxe/qemu \
 	-kernel "/boot/vmlinuz-$KVER" -initrd "$initrd" \
-	-append "console=ttyS0 quiet loglevel=4 panic=-1 npa.ip=$ip npa.n=$n npa.size=$size npa.stay=$reboot" \
+	-append "console=ttyS0 quiet loglevel=4 panic=-1 npa.ip=$ip npa.n=$n npa.size=$size npa.stay=$reboot $args" \
 	"$@" >"$log" 2>&1 &
 qpid=$!
 tail -n +1 -f "$log" --pid=$qpid |
