@@ -18,6 +18,8 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,11 +56,14 @@ static int control(const char *cmd)
 /*
  * The peer's count and digest of what reached its port 9, once it has
  * @want datagrams or after a second.  The VF may send the small REPORT
- * ahead of the last datagrams before it, so ask again while short.
+ * ahead of the last datagrams before it, so ask again while short; and
+ * again when no answer came within a second.
  */
 static int report(unsigned long long want, unsigned long long *count,
 		  unsigned long long *bytes, unsigned long long *digest)
 {
+	struct pollfd pfd = { .fd = sock, .events = POLLIN };
+	bool answered = false, got;
 	char buf[256];
 	int tries;
 	ssize_t n;
@@ -68,19 +73,22 @@ static int report(unsigned long long want, unsigned long long *count,
 			usleep(50000);
 		if (control("REPORT"))
 			return -1;
-		do {
+		got = false;
+		while (!got && poll(&pfd, 1, 1000) > 0) {
 			n = recv(sock, buf, sizeof(buf) - 1, 0);
-			if (n < 0) {
-				perror("npa-udp: the peer did not answer REPORT");
-				return -1;
-			}
+			if (n < 0)
+				break;
 			buf[n] = 0;
-		} while (sscanf(buf, "count=%llu bytes=%llu fnv=%llx", count,
-				bytes, digest) != 3);
-		if (*count >= want)
+			got = sscanf(buf, "count=%llu bytes=%llu fnv=%llx",
+				     count, bytes, digest) == 3;
+		}
+		answered |= got;
+		if (got && *count >= want)
 			break;
 	}
-	return 0;
+	if (!answered)
+		fputs("npa-udp: the peer did not answer REPORT\n", stderr);
+	return answered ? 0 : -1;
 }
 
 static int do_tx(int count, int size)
