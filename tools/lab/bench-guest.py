@@ -118,11 +118,15 @@ def main():
             rtts.append(float(line.split("time=")[1].split()[0]))
         elif w[:1] == ["BENCH-BEGIN"]:
             begin = (w[1], int(w[2]), snapshot(q.pid, args))
+            counted = {"frames": 0, "seconds": 0.0}
         elif w[:1] == ["BENCH-END"] and begin:
             end = snapshot(q.pid, args)
             name, girq, a = begin
+            begin = None
             phases.append({
-                "phase": name, "guest_irqs": int(w[2]) - girq,
+                "phase": name, "guest_irqs": int(w[2]) - girq, **counted,
+                "fps": (counted["frames"] / counted["seconds"]
+                        if counted["seconds"] else 0),
                 "wall_s": end["t"] - a["t"],
                 "host_cpu_s": delta(a, end, "cpu") / hz,
                 "vmm_cpu_s": delta(a, end, "vmm") / hz,
@@ -130,27 +134,24 @@ def main():
                 "kvm_exits": delta(a, end, "exits"),
                 "host_kicks": delta(a, end, "kicks"),
                 "host_calls": delta(a, end, "calls")})
-        elif w[:2] in (["bench", "tx"], ["bench", "rx"]):
+        elif w[:2] in (["bench", "tx"], ["bench", "rx"]) and begin:
+            # The receiver's count, printed inside its phase; a phase
+            # without one (the peer did not answer) counts no frames.
             kv = dict(x.split("=") for x in w[2:])
-            pending = {"frames": int(kv["received"]),
+            counted = {"frames": int(kv["received"]),
                        "seconds": float(kv["seconds"])}
-            rec.setdefault("_pending", []).append(pending)
         elif line.startswith("GUEST-RESULT: PASS"):
             result = "PASS"
         if time.monotonic() > deadline:
             q.kill()
             break
     q.wait()
-    # Each "bench" line comes just before its END marker.
-    for p, r in zip(phases, rec.pop("_pending", [])):
-        p.update(r)
-        p["fps"] = r["frames"] / r["seconds"] if r["seconds"] else 0
     rec.update({"result": result, "rtt_ms": rtts, "phases": phases})
     with open(args.out, "a") as fh:
         fh.write(json.dumps(rec) + "\n")
     print("bench-guest: %s round %d: %s, %s" % (
         args.path, args.round, result,
-        ", ".join("%s %.0f/s" % (p["phase"], p.get("fps", 0))
+        ", ".join("%s %.0f/s" % (p["phase"], p["fps"])
                   for p in phases)))
     return 0 if result == "PASS" else 1
 

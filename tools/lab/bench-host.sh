@@ -8,13 +8,16 @@
 #   vhost-vdpa   vp_vdpa (built from Debian's source) + vhost-vdpa (VF 2)
 #   vhost-net    the VF under virtio_net, bridged to a tap + vhost-net (VF 3)
 #
-#   bench-host.sh ROUNDS SECONDS VP_VDPA_KO
+#   bench-host.sh ROUNDS SECONDS VP_VDPA_KO [RETRIES]
 #
-# Records go to $NPA_OUT/bench.jsonl (bench-guest.py).
+# Records go to $NPA_OUT/bench.jsonl (bench-guest.py).  A path whose guest
+# fails a round runs it again, up to RETRIES (default 0) more times; the
+# failed attempts' records go to $NPA_OUT/bench-failed.jsonl and their
+# consoles stay in bench-PATH-ROUND-try-N.log.
 set -euo pipefail
 . tools/lab/lib-host.sh
 . tools/lab/versions.env
-rounds=$1 secs=$2 vpvdpa=$3
+rounds=$1 secs=$2 vpvdpa=$3 retries=${4:-0}
 res=$NPA_OUT/bench.jsonl
 initrd=$NPA_OUT/guest.gz
 tools/lab/mkinitramfs.sh guest "$initrd" >/dev/null
@@ -53,14 +56,29 @@ ip link set "$net_if" up
 ip link set tap0 up
 ip link set br0 up
 
+# The last attempt's record to $1 (none if bench-guest.py died early).
+keep() {
+	cat "$res.try" >>"$1" 2>/dev/null || :
+	rm -f "$res.try"
+}
+
 run() {
-	local path=$1 round=$2 ip=$3 pattern=$4
+	local path=$1 round=$2 ip=$3 pattern=$4 try=0 log
 	shift 4
-	python3 tools/lab/bench-guest.py --path "$path" --round "$round" \
-		--out "$res" --qemu "$NPA_QEMU" --ip "$ip" --secs "$secs" \
-		--kernel "/boot/vmlinuz-$KVER" --initrd "$initrd" \
-		--irq-pattern "$pattern" --log "$NPA_OUT/bench-$path-$round.log" \
-		"$@" || echo "bench-host: $path round $round failed"
+	log=$NPA_OUT/bench-$path-$round.log
+	until python3 tools/lab/bench-guest.py --path "$path" \
+		--round "$round" --out "$res.try" --qemu "$NPA_QEMU" --ip "$ip" \
+		--secs "$secs" --kernel "/boot/vmlinuz-$KVER" --initrd "$initrd" \
+		--irq-pattern "$pattern" --log "$log" "$@"; do
+		echo "bench-host: $path round $round failed; the guest's last words:"
+		tail -n 5 "$log"
+		[ "$try" -lt "$retries" ] || break
+		try=$((try + 1))
+		keep "$NPA_OUT/bench-failed.jsonl"
+		mv "$log" "${log%.log}-try-$try.log"
+		echo "bench-host: $path round $round once more"
+	done
+	keep "$res"
 }
 
 for round in $(seq "$rounds"); do

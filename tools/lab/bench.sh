@@ -11,9 +11,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 cd "$repo"
 . tools/lab/versions.env
-rounds=${NPA_BENCH_ROUNDS:-5} secs=${NPA_BENCH_SECS:-3} check=
+rounds=${NPA_BENCH_ROUNDS:-5} secs=${NPA_BENCH_SECS:-3} check= retries=0
 if [ "${1:-}" = --quick ]; then
-	rounds=1 secs=1 check=--check
+	# A guest that fails (the nested lab guest has crashed, rarely) gets
+	# one more try; the report names every failed attempt.
+	rounds=1 secs=1 check=--check retries=1
 fi
 
 echo "== setup"
@@ -35,7 +37,8 @@ out=$repo/build/lab/bench-$stamp
 echo "bench: output in $out"
 echo "== $rounds round(s) of npa, passthrough, vhost-vdpa, vhost-net (${secs} s phases)"
 tools/lab/run-host.sh -m 4G -t $((600 + rounds * 400)) -o "$out" \
-	tools/lab/bench-host.sh "$rounds" "$secs" "$repo/build/vp_vdpa/vp_vdpa.ko"
+	tools/lab/bench-host.sh "$rounds" "$secs" "$repo/build/vp_vdpa/vp_vdpa.ko" \
+	"$retries"
 results=results/bench-$stamp
 [ -z "$check" ] || results=$out/results
 /usr/bin/python3 tools/lab/bench-report.py --records "$out/bench.jsonl" \

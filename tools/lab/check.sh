@@ -44,6 +44,14 @@ step "benchmark, short variant: every data path moves frames"
 bench=$(tools/lab/bench.sh --quick 2>&1 | tee /dev/stderr |
 	sed -n 's/^bench: output in //p')
 [ "$(grep -c '^ok ' "$bench/bench.tap" 2>/dev/null)" = 4 ] || fail=1
+# A guest that failed, retried or not: what it printed last.
+for f in "$bench"/bench-*-try-*.log $(sed -n \
+	's/^not ok [0-9]* - bench: \([a-z-]*\) .*/\1/p' "$bench/bench.tap" 2>/dev/null |
+	sed "s|.*|$bench/bench-&-1.log|"); do
+	[ -e "$f" ] || continue
+	echo "--- a failed attempt, the last lines of $f"
+	tail -n 40 "$f"
+done
 
 count() {
 	cat "$out/npa_test.tap" "$out-noiommu/npa_test.tap" \
