@@ -41,8 +41,8 @@ step "selftests in a test host without an IOMMU"
 tools/lab/run-host.sh -I -o "$out-noiommu" selftests/run.sh -f noiommu || fail=1
 
 step "benchmark, short variant: every data path moves frames"
-bench=$(tools/lab/bench.sh --quick 2>&1 | tee /dev/stderr |
-	sed -n 's/^bench: output in //p')
+tools/lab/bench.sh --quick 2>&1 | tee build/bench-quick.log
+bench=$(sed -n 's/^bench: output in //p' build/bench-quick.log)
 [ "$(grep -c '^ok ' "$bench/bench.tap" 2>/dev/null)" = 4 ] || fail=1
 # A guest that failed, retried or not: what it printed last.
 for f in "$bench"/bench-*-try-*.log $(sed -n \
