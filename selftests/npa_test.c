@@ -1041,6 +1041,53 @@ TEST_F_TIMEOUT(dp, descriptor_outside_memory, 120)
 			self->uuid)) TH_LOG("%s", out);
 }
 
+static int vring_base(int fd, __u32 idx)
+{
+	struct vhost_vring_state st = { .index = idx };
+
+	return ioctl(fd, VHOST_GET_VRING_BASE, &st) ? -errno : (int)st.num;
+}
+
+/*
+ * Where a ring stands survives a reset: a VMM that stops the device (VM
+ * stop, migration) reads the used index the VF reached, and restarting
+ * the VF there is refused instead of silently starting it at 0.
+ */
+TEST_F_TIMEOUT(dp, vring_base_after_reset, 120)
+{
+	static const __u8 frame[60] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	const __u8 *frames[16];
+	size_t lens[16];
+	struct npa_dev d;
+	struct vfio v;
+	int i;
+
+	vfio_close(&self->v);
+	self->v.device = -1;
+	ASSERT_EQ(0, npa_open(&d, self->uuid));
+	ASSERT_EQ(0, npa_start(&d, NPA_KICK_EVENTFD));
+	for (i = 0; i < 16; i++) {
+		frames[i] = frame;
+		lens[i] = sizeof(frame);
+	}
+	ASSERT_EQ(0, npa_tx_burst(&d, frames, lens, 16));
+	for (i = 0; i < 100 && vring_base(d.device, NPA_TXQ) != 16; i++)
+		usleep(50000);
+	ASSERT_EQ(16, vring_base(d.device, NPA_TXQ));
+
+	ASSERT_EQ(0, set_status(d.device, 0));
+	EXPECT_EQ(16, vring_base(d.device, NPA_TXQ));
+	EXPECT_EQ(-EOPNOTSUPP, vring(d.device, VHOST_SET_VRING_BASE, NPA_TXQ, 16));
+	EXPECT_EQ(0, vring(d.device, VHOST_SET_VRING_BASE, NPA_TXQ, 0));
+	npa_close(&d);
+
+	/* The next user finds a device just opened. */
+	ASSERT_EQ(0, vfio_open(self->uuid, &v));
+	ASSERT_EQ(0, ioctl(v.device, VHOST_SET_OWNER));
+	EXPECT_EQ(0, vring_base(v.device, NPA_TXQ));
+	vfio_close(&v);
+}
+
 /* The VMM dies mid-transfer: everything pinned is released. */
 TEST_F_TIMEOUT(dp, vmm_killed, 120)
 {

@@ -75,10 +75,12 @@ struct npa_mdev_parent {
  * @call: the vring call eventfd
  * @producer: irq bypass producer for @call while the device runs
  * @bypass: @producer is registered
+ * @base: the used index the ring had when the device was last reset
  */
 struct npa_mdev_vq {
 	struct npa_mdev *nm;
 	u16 num;
+	u16 base;
 	bool ready;
 	bool addr_set;
 	u64 desc;
@@ -520,7 +522,11 @@ static int npa_mdev_check_rings(struct npa_mdev_vq *vq)
 	return 0;
 }
 
-/* The device's used index, read from guest memory. */
+/*
+ * The device's used index, read from guest memory; once the device is
+ * reset, the one it had then: a VMM that stops the device and asks where
+ * the ring stands (VHOST_GET_VRING_BASE) gets the truth, never 0.
+ */
 static u16 npa_mdev_used_idx(struct npa_mdev_vq *vq)
 {
 	u64 gpa = vq->used + offsetof(struct vring_used, idx);
@@ -532,7 +538,7 @@ static u16 npa_mdev_used_idx(struct npa_mdev_vq *vq)
 
 	map = vq->addr_set ? npa_mdev_gpa_map(vq->nm, gpa, 2) : NULL;
 	if (!map)
-		return 0;
+		return vq->base;
 	mem = map->opaque;
 	off = gpa - map->start;
 	p = kmap_local_page(mem->pages[off >> PAGE_SHIFT]);
@@ -551,6 +557,7 @@ static void npa_mdev_reset(struct npa_mdev *nm)
 		struct npa_mdev_vq *vq = &nm->vqs[i];
 
 		npa_mdev_bypass_off(vq);
+		vq->base = npa_mdev_used_idx(vq);
 		vq->num = 0;
 		vq->ready = false;
 		vq->addr_set = false;
@@ -863,6 +870,7 @@ static void npa_mdev_close_device(struct vfio_device *vdev)
 		vfio_virqfd_disable(&vq->kick);
 		nm->vf->ops->set_vq_cb(nm->vf, i, &none);
 		npa_mdev_swap_ctx(&vq->call_lock, &vq->call, NULL);
+		vq->base = 0;
 	}
 	nm->vf->ops->set_config_cb(nm->vf, &none);
 	npa_mdev_swap_ctx(&nm->irq_lock, &nm->config_call, NULL);
