@@ -1267,6 +1267,24 @@ TEST_F_TIMEOUT(guest, traffic_link_and_reboot, 400)
 	EXPECT_TRUE(mdev_ready(self->uuid)) TH_LOG("%s", out);
 }
 
+/*
+ * A stopped VM that runs again (monitor stop, cont): QEMU stops the
+ * device and restarts it at the index each ring reached, which a generic
+ * virtio VF cannot do; npa refuses instead of restarting the VF at 0 over
+ * a ring the guest has moved on from.  After the guest resets its device,
+ * the NIC works again.
+ */
+TEST_F_TIMEOUT(guest, stop_cont_then_reset, 400)
+{
+	ASSERT_EQ(0, sh("dmesg -C"));
+	ASSERT_EQ(0, sh("tools/lab/run-guest.sh -r -p -q %s -i 10.0.3.2 -n 100 -- %s",
+			self->qemu, self->nic)) TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(out, "vhost_set_vring_base failed")) TH_LOG("%s", out);
+	sh("dmesg");
+	EXPECT_NE(NULL, strstr(out, "cannot start a ring at index")) TH_LOG("%s", out);
+	EXPECT_TRUE(mdev_ready(self->uuid)) TH_LOG("%s", out);
+}
+
 TEST_F_TIMEOUT(guest, qemu_killed_mid_transfer, 300)
 {
 	long pins = pinned_pages();

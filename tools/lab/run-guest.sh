@@ -5,11 +5,12 @@
 # peer (guest-init.sh).  Exit status 0 when the guest says PASS.
 #
 #   run-guest.sh [-q QEMU] [-i GUEST_IP] [-n N] [-s SIZE] [-t SECONDS] [-r]
-#                [-a KERNEL_ARGS] -- QEMU_NIC_ARGS...
+#                [-p] [-a KERNEL_ARGS] -- QEMU_NIC_ARGS...
 #
 # -a: more of the guest kernel's command line (e.g. loglevel=7).
 # -r: once the guest has passed, reset it (QEMU monitor system_reset) and
-# require a second pass after the reboot.
+# require a second pass after the reboot.  -p (with -r): stop the VM and
+# let it run again (monitor stop, cont) before the reset.
 #
 # QEMU_NIC_ARGS give the guest its NIC, e.g.
 #   -netdev vhost-vfio,id=n0,sysfsdev=/sys/bus/mdev/devices/UUID
@@ -19,7 +20,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/versions.env"
 
 qemu=qemu-system-x86_64 ip=10.0.0.2 n=1000 size=1000 tmo=300 reboot=0 args=
-while getopts q:i:n:s:t:ra: opt; do
+pause=0
+while getopts q:i:n:s:t:rpa: opt; do
 	case $opt in
 	q) qemu=$OPTARG ;;
 	i) ip=$OPTARG ;;
@@ -27,6 +29,7 @@ while getopts q:i:n:s:t:ra: opt; do
 	s) size=$OPTARG ;;
 	t) tmo=$OPTARG ;;
 	r) reboot=1 ;;
+	p) pause=1 ;;
 	a) args=$OPTARG ;;
 	*) exit 2 ;;
 	esac
@@ -44,12 +47,25 @@ ulimit -l unlimited
 log=$(mktemp /run/npa-guest.XXXX.log)
 trap 'cp "$log" "$out/"' EXIT
 mon=/run/npa-guest-$$.mon
+# A monitor command; what it printed (errors, too) as "qemu monitor:" lines.
 hmp() {
-	python3 -c 'import socket, sys, time
+	python3 -c 'import socket, sys
 s = socket.socket(socket.AF_UNIX)
 s.connect(sys.argv[1])
+s.settimeout(10)
 s.sendall(sys.argv[2].encode() + b"\n")
-time.sleep(0.5)' "$mon" "$1"
+text = ""
+try:
+    while text.count("(qemu) ") < 2:    # the prompt again: it is done
+        data = s.recv(4096)
+        if not data:
+            break
+        text += data.decode(errors="replace")
+except OSError:
+    pass
+for line in text.splitlines()[1:]:
+    if line.strip() and not line.startswith("(qemu)"):
+        print("qemu monitor:", line.strip())' "$mon" "$1"
 }
 noreboot=-no-reboot
 [ "$reboot" = 1 ] && noreboot=
@@ -76,10 +92,15 @@ if [ "$reboot" = 1 ]; then
 			sleep 1
 		done
 		[ "$(passes)" -ge $want ] || break
-		if [ $want = 1 ]; then
-			echo "run-guest: resetting the guest (system_reset)"
-			hmp system_reset
+		[ $want = 1 ] || continue
+		if [ "$pause" = 1 ]; then
+			echo "run-guest: stopping the VM and letting it run again"
+			hmp stop
+			hmp cont
+			sleep 1
 		fi
+		echo "run-guest: resetting the guest (system_reset)"
+		hmp system_reset
 	done
 	hmp quit 2>/dev/null || true
 fi
