@@ -41,6 +41,7 @@ check() {
 
 ifc=$(ls /sys/class/net | grep -v lo | head -n 1)
 echo "guest: $ifc is $(cat /sys/class/net/$ifc/address), driver $(basename "$(readlink /sys/class/net/$ifc/device/driver)"), device $(cat /sys/class/net/$ifc/device/vendor):$(cat /sys/class/net/$ifc/device/device)"
+echo "guest: virtio features $(cat /sys/class/net/$ifc/device/features)"
 ip link set lo up
 # The checks count every datagram: no AQM drops in the guest's own queue
 # (Debian's default qdisc, fq_codel, drops what waits for a full ring).
