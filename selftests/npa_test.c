@@ -149,6 +149,20 @@ static int type_attr(const char *bdf, const char *attr, char *buf, size_t len)
 	return read_attr(path, buf, len);
 }
 
+/*
+ * npa loaded, lab VF @idx handed to it (@bdf) and a new mdev on it started
+ * with mdevctl (@uuid); nonzero on the first step that fails, with the
+ * output of the last command run in out.
+ */
+static int mdevctl_on_vf(int idx, char *bdf, char *uuid)
+{
+	if (sh(NPACTL " load") || vf_bdf(idx, bdf) ||
+	    sh(NPACTL " bind %s", bdf))
+		return -1;
+	new_uuid(uuid);
+	return sh("mdevctl start -u %s -p %s -t npa-net", uuid, bdf);
+}
+
 static int create_mdev(const char *bdf, const char *uuid)
 {
 	char path[256];
@@ -1140,12 +1154,7 @@ FIXTURE_VARIANT_ADD(frames, doorbell_write_1400) {
 
 FIXTURE_SETUP(frames)
 {
-	ASSERT_EQ(0, sh(NPACTL " load")) TH_LOG("%s", out);
-	ASSERT_EQ(0, vf_bdf(1, self->bdf));
-	ASSERT_EQ(0, sh(NPACTL " bind %s", self->bdf)) TH_LOG("%s", out);
-	new_uuid(self->uuid);
-	ASSERT_EQ(0, sh("mdevctl start -u %s -p %s -t npa-net", self->uuid,
-			self->bdf)) TH_LOG("%s", out);
+	ASSERT_EQ(0, mdevctl_on_vf(1, self->bdf, self->uuid)) TH_LOG("%s", out);
 }
 
 FIXTURE_TEARDOWN(frames)
@@ -1219,12 +1228,7 @@ FIXTURE_SETUP(guest)
 {
 	self->qemu = getenv("NPA_QEMU");
 	ASSERT_NE(NULL, self->qemu) TH_LOG("NPA_QEMU is not set");
-	ASSERT_EQ(0, sh(NPACTL " load")) TH_LOG("%s", out);
-	ASSERT_EQ(0, vf_bdf(3, self->bdf));
-	ASSERT_EQ(0, sh(NPACTL " bind %s", self->bdf)) TH_LOG("%s", out);
-	new_uuid(self->uuid);
-	ASSERT_EQ(0, sh("mdevctl start -u %s -p %s -t npa-net", self->uuid,
-			self->bdf)) TH_LOG("%s", out);
+	ASSERT_EQ(0, mdevctl_on_vf(3, self->bdf, self->uuid)) TH_LOG("%s", out);
 	snprintf(self->nic, sizeof(self->nic), "%s%s %s",
 		 "-netdev vhost-vfio,id=n0,sysfsdev=" MDEV_DEVICES "/", self->uuid,
 		 "-device virtio-net-pci,netdev=n0,mac=52:54:00:4e:50:03,page-per-vq=on");
