@@ -6,6 +6,13 @@
 # options and this script; a cached build is reused at once.
 #
 # Prints the path of qemu-system-x86_64; progress goes to stderr.
+#
+#   build-qemu.sh [--prepare]
+#
+# --prepare: every step up to the compiler (the cache folder, build
+# dependencies, the source, the patches), then stop; a quick check that a
+# machine without the cache can build it (check.sh runs it against a new
+# cache path).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -26,9 +33,11 @@ key=$( {
 	cat "$0" "$patches/series"
 	sed 's/^/qemu-patches\//' "$patches/series" | (cd "$repo" && xargs cat)
 } | sha256sum | cut -c1-16)
+prepare=0
+[ "${1:-}" != --prepare ] || prepare=1
 cache=${NPA_CACHE:-/var/cache/npa}
 out=$cache/qemu-$key
-if [ -x "$out/qemu-system-x86_64" ]; then
+if [ $prepare = 0 ] && [ -x "$out/qemu-system-x86_64" ]; then
 	echo "$out/qemu-system-x86_64"
 	exit 0
 fi
@@ -68,6 +77,7 @@ if ! dpkg-query -W -f '${Version}' meson 2>/dev/null | grep -q bpo; then
 		dpkg-dev ccache seabios qemu-system-data ipxe-qemu >&2
 fi
 
+mkdir -p "$cache"
 tmp=$(mktemp -d "$cache/qemu-build.XXXX")
 trap 'rm -rf "$tmp"' EXIT
 cd "$tmp"
@@ -81,6 +91,10 @@ while read -r p; do
 	say "applying $p"
 	patch -p1 --forward --quiet <"$patches/$p"
 done <"$patches/series"
+if [ $prepare = 1 ]; then
+	say "prepared in $cache (--prepare: not compiled)"
+	exit 0
+fi
 
 mkdir build
 cd build
