@@ -2,43 +2,86 @@
 # SPDX-License-Identifier: GPL-2.0
 # Every npa test: install what is missing, build with W=1, checkpatch, then
 # the selftests inside a fresh lab test host.  Exit status 0 only when all
-# of it passed.
+# of it passed.  A step that later steps need (setup, build, QEMU) stops
+# the run when it fails, naming it; the checks of this script itself are
+# TAP lines in build/check.tap, counted with the lab's.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 cd "$repo"
-fail=0
+mkdir -p build
+fail=0 nstep=0
+tap=build/check.tap
+: >"$tap"
 
 step() {
 	echo "== $* ($(date +%T))"
 }
 
+# result NAME STATUS: one TAP line for a check of this script.
+result() {
+	nstep=$((nstep + 1))
+	if [ "$2" = 0 ]; then
+		echo "ok $nstep - $1" | tee -a "$tap"
+	else
+		echo "not ok $nstep - $1" | tee -a "$tap"
+		fail=1
+	fi
+}
+
+# needed NAME STATUS: as result, and a failure ends the run.
+needed() {
+	result "$1" "$2"
+	[ "$2" = 0 ] && return
+	echo "check: stopping: '$1' failed, and the steps after it need it"
+	echo "npa: $(grep -c '^ok ' "$tap") passed, 1 failed, 0 skipped"
+	exit 1
+}
+
 step "setup"
-tools/lab/setup.sh || exit 1
+tools/lab/setup.sh
+needed "setup: the packages the build and the lab need" $?
 
 step "build (W=1 and sparse: any warning fails)"
-mkdir -p build
-make -s modules selftests tools >build/build.log 2>&1 || fail=1
-make -s sparse >>build/build.log 2>&1 || fail=1
+make -s modules selftests tools >build/build.log 2>&1
+st=$?
+make -s sparse >>build/build.log 2>&1 || st=1
 if grep -E "warning:|error:" build/build.log; then
-	echo "build: FAILED"
-	fail=1
+	st=1
 fi
+[ $st = 0 ] || tail -n 30 build/build.log
+needed "build: modules, selftests and tools, W=1 and sparse, no warning" $st
 
 step "checkpatch --strict"
-make -s checkpatch || fail=1
+make -s checkpatch
+result "checkpatch --strict: clean" $?
 
 step "QEMU with qemu-patches/ (cached after the first build)"
-NPA_QEMU=$(tools/lab/build-qemu.sh) || fail=1
+NPA_QEMU=$(tools/lab/build-qemu.sh)
+st=$?
+[ -x "$NPA_QEMU" ] || st=1
+needed "QEMU 10.0 with qemu-patches/ builds" $st
 export NPA_QEMU
+
+# What a machine without the cache goes through: each cache-creating step
+# once against a path whose parents do not exist yet (QEMU up to its
+# compiler: the folder, dependencies, source and patches).
+step "a new machine: the cache-creating steps against a new cache path"
+fresh=$(mktemp -d /tmp/npa-fresh.XXXX)
+NPA_CACHE=$fresh/no/such/cache tools/lab/mkinitramfs.sh host >/dev/null &&
+	NPA_CACHE=$fresh/no/such/cache tools/lab/build-qemu.sh --prepare
+result "a new cache path: the test host's initramfs and QEMU's build prepare" $?
+rm -rf "$fresh"
 
 step "selftests in the lab test host"
 stamp=$(date +%Y%m%d-%H%M%S)
 out=$repo/build/lab/check-$stamp
-tools/lab/run-host.sh -m 4G -o "$out" selftests/run.sh -F noiommu || fail=1
+tools/lab/run-host.sh -m 4G -o "$out" selftests/run.sh -F noiommu
+result "selftests: the test host ran them to the end" $?
 
 step "selftests in a test host without an IOMMU"
-tools/lab/run-host.sh -I -o "$out-noiommu" selftests/run.sh -f noiommu || fail=1
+tools/lab/run-host.sh -I -o "$out-noiommu" selftests/run.sh -f noiommu
+result "selftests without an IOMMU: the test host ran them to the end" $?
 
 step "benchmark, short variant: every data path moves frames"
 tools/lab/bench.sh --quick 2>&1 | tee build/bench-quick.log
@@ -54,7 +97,7 @@ for f in "$bench"/bench-*-try-*.log $(sed -n \
 done
 
 count() {
-	cat "$out/npa_test.tap" "$out-noiommu/npa_test.tap" \
+	cat "$tap" "$out/npa_test.tap" "$out-noiommu/npa_test.tap" \
 		"$bench/bench.tap" 2>/dev/null | grep -cE "$1"
 }
 pass=$(count '^ok ')
