@@ -9,9 +9,13 @@ plays host 10.0.i.1: it answers ARP and ICMP echo, echoes UDP sent to port 7
 and counts everything.  On SIGTERM it writes its counters as JSON.
 
 UDP to port 9 is counted and digested (FNV-1a 64 over the payloads in
-order).  UDP to port 5000 carries commands, answered from port 5000:
-  RESET                  zero the port 9 count and digest
-  REPORT                 reply "count=N bytes=B fnv=HEX"
+order); after "RESET seed" each payload is also checked as one of a stream
+(its sequence number first, then the pattern of that seed), so loss,
+duplication, reordering and corruption are counted apart.  UDP to port 5000
+carries commands, answered from port 5000:
+  RESET [seed]           zero the port 9 count, digest and stream
+  REPORT                 reply "count=N bytes=B fnv=HEX good=G dup=D
+                         reordered=R corrupt=C"
   SEND n size seed       send n frames of size-byte payloads (npa-pkt's
                          pattern), at most WINDOW ahead of the last
   ACK k                  "I have k of them"
@@ -41,10 +45,41 @@ def fnv(h, data):
     return h
 
 
+# Byte j of payload idx is (seed + 31 idx + 7 j) mod 256, that is
+# RAMP[k + j] with 7 k = seed + 31 idx (mod 256): 183 is 7's inverse.
+RAMP = bytes((7 * k) & 0xFF for k in range(256 + 2048))
+
+
 def pattern(size, seed, idx):
-    p = bytearray((seed + idx * 31 + j * 7) & 0xFF for j in range(size))
-    p[0:4] = struct.pack("!I", idx)
-    return bytes(p)
+    k = ((seed + idx * 31) * 183) & 0xFF
+    return struct.pack("!I", idx) + RAMP[k + 4:k + size]
+
+
+class Stream:
+    """Payloads of a stream (seed) as they arrive, each fault counted."""
+
+    def __init__(self, seed):
+        self.seed = seed
+        self.seen = set()
+        self.next = 0
+        self.good = self.dup = self.reordered = self.corrupt = 0
+
+    def arrived(self, p):
+        seq = struct.unpack("!I", p[0:4])[0] if len(p) >= 4 else -1
+        if seq < 0 or p != pattern(len(p), self.seed, seq):
+            self.corrupt += 1
+        elif seq in self.seen:
+            self.dup += 1
+        else:
+            self.seen.add(seq)
+            self.good += 1
+            if seq < self.next:
+                self.reordered += 1
+            self.next = max(self.next, seq + 1)
+
+    def report(self):
+        return b" good=%d dup=%d reordered=%d corrupt=%d" % (
+            self.good, self.dup, self.reordered, self.corrupt)
 
 
 def csum(data):
@@ -86,6 +121,7 @@ class Wire:
                       "udp_rx": 0, "udp_rx_bytes": 0, "udp_echoed": 0}
         self.count = self.bytes = 0
         self.digest = FNV_INIT
+        self.stream = Stream(None)
         self.job = None
 
     def udp_to(self, dst_mac, ip, sport, dport, payload):
@@ -123,9 +159,11 @@ class Wire:
         if words[0] == "RESET":
             self.count = self.bytes = 0
             self.digest = FNV_INIT
+            self.stream = Stream(int(words[1]) if len(words) > 1 else None)
         elif words[0] == "REPORT":
             self.udp_to(src, ip, 5000, sport, b"count=%d bytes=%d fnv=%016x" %
-                        (self.count, self.bytes, self.digest))
+                        (self.count, self.bytes, self.digest) +
+                        self.stream.report())
         elif words[0] == "SEND" and len(words) == 4:
             self.job = {"n": int(words[1]), "size": int(words[2]),
                         "seed": int(words[3]), "sent": 0, "acked": 0,
@@ -189,6 +227,8 @@ class Wire:
                 self.count += 1
                 self.bytes += len(l4) - 8
                 self.digest = fnv(self.digest, l4[8:])
+                if self.stream.seed is not None:
+                    self.stream.arrived(l4[8:])
             elif dport == 5000:
                 self.command(src, ip, sport, l4[8:].decode(errors="replace"))
             elif dport == 7:

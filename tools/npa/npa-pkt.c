@@ -136,13 +136,13 @@ static int do_tx(int count, int size)
 	const __u8 *p;
 	size_t lens[32], len;
 	__u64 h = FNV_INIT;
-	unsigned long long pc, pb, ph;
+	struct wire_report rep;
 	double t0, t;
 	int i, j, n, burst;
 
 	for (j = 0; j < 32; j++)
 		frames[j] = malloc(NPA_BUFSZ);
-	if (control("RESET"))
+	if (control("RESET 1"))
 		return 1;
 	t0 = now();
 	for (i = 0; i < count; i += burst) {
@@ -172,50 +172,49 @@ static int do_tx(int count, int size)
 		if (!p)
 			continue;
 		((__u8 *)p)[len] = 0;
-		if (sscanf((const char *)p, "count=%llu bytes=%llu fnv=%llx",
-			   &pc, &pb, &ph) == 3)
+		if (wire_parse_report((const char *)p, &rep))
 			break;
 	}
 	printf("tx: %d frames of %d bytes in %.3f s: %.0f frames/s, %.0f bytes/s\n",
 	       count, size, t, count / t, (double)count * size / t);
-	printf("tx: peer received %llu frames, %llu bytes, digest %016llx (sent %016llx)\n",
-	       pc, pb, ph, (unsigned long long)h);
-	return pc != (unsigned long long)count ||
-	       pb != (unsigned long long)count * size || ph != h;
+	return !wire_tx_verdict(&rep, count, size, h, "tx");
 }
 
 static int do_rx(int count, int size)
 {
+	struct wire_stream *st = wire_stream_new(count, size);
 	__u8 r[NPA_BUFSZ];
 	char cmd[64];
 	const __u8 *p;
-	int got = 0, bad = 0, n;
 	size_t len;
 	double t0, t;
+	int n, ok;
 
 	snprintf(cmd, sizeof(cmd), "SEND %d %d 7", count, size);
-	if (control(cmd))
+	if (!st || control(cmd))
 		return 1;
 	t0 = now();
-	while (got < count) {
+	while (st->good < st->count) {
 		n = npa_rx(&dev, r, sizeof(r), 5000);
 		if (n < 0) {
-			fprintf(stderr, "npa-pkt: rx stalled after %d of %d frames\n",
-				got, count);
+			fprintf(stderr, "npa-pkt: rx: nothing for 5 s after %u of %d frames\n",
+				st->good, count);
 			break;
 		}
 		p = udp_payload(r, n, PEER_CONTROL, &len);
-		if (p && wire_rx_one(p, len, size, &got, &bad)) {
-			snprintf(cmd, sizeof(cmd), "ACK %d", got);
+		if (p && wire_rx_one(st, p, len)) {
+			snprintf(cmd, sizeof(cmd), "ACK %u", st->next);
 			if (control(cmd))
 				return 1;
 		}
 	}
 	t = now() - t0;
-	printf("rx: %d frames of %d bytes in %.3f s: %.0f frames/s, %.0f bytes/s\n",
-	       got, size, t, got / t, (double)got * size / t);
-	printf("rx: %d of %d payloads as sent\n", got - bad, count);
-	return got != count || bad;
+	printf("rx: %u frames of %d bytes in %.3f s: %.0f frames/s, %.0f bytes/s\n",
+	       st->arrived, size, t, st->arrived / t,
+	       (double)st->arrived * size / t);
+	ok = wire_stream_report(st, "rx");
+	free(st);
+	return !ok;
 }
 
 static int do_link(void)
