@@ -22,6 +22,11 @@ mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 out "$out" || {
 hostname npa-lab
 ip link set lo up
 touch "$out/started"
+# run-host.sh ends a test host whose heartbeat stops.
+while :; do
+	cut -d' ' -f1 /proc/uptime >"$out/heartbeat"
+	sleep 5
+done &
 echo "l1-init: test host up after $(cut -d' ' -f1 /proc/uptime) s"
 
 bash "$out/job.sh" </dev/null

@@ -10,14 +10,23 @@
 # page-per-vq, each behind its own root port) whose wires end in peer.py on
 # 127.0.0.1 and are captured to OUTDIR/vfN.pcap, plus three functions npa must
 # refuse.  CMD runs in this repository with NPA_* variables describing the
-# lab (see lib-host.sh), and NPA_QEMU when the caller set it (the patched
-# QEMU, build-qemu.sh); its output is streamed and its exit status returned.
+# lab (see lib-host.sh) and NPA_QEMU (the patched QEMU, build-qemu.sh),
+# which is also the test host's VMM; its output is streamed and its exit status returned.
 # -I boots it without an IOMMU.  -c sets its CPUs (default 1, or
 # $NPA_HOST_CPUS): with two, TCG's multi-threaded code patching
 # occasionally leaves an int3 behind in the test host's kernel (seen at boot
 # and in kvm's vcpu_run), and one CPU is fast enough for the tests.
 # OUTDIR (read-write inside the test host) keeps console.log, dmesg.txt,
 # peer.json and whatever CMD writes to $NPA_OUT.
+#
+# The test host's VMM is the project's own QEMU ($NPA_QEMU, else
+# build-qemu.sh's cached build; $NPA_HOST_QEMU overrides it for the test
+# host alone), not Debian 12's QEMU 7.2: under 7.2's TCG
+# a one-vCPU test host hung for good with its vCPU halted and a timer
+# interrupt pending in its local APIC (docs/lab.md).  The test host writes
+# a heartbeat every 5 s (l1-init.sh); when none comes for $NPA_STALL
+# seconds (default 180) it has stopped making progress: its registers and
+# local APIC go to OUTDIR/stall.txt and it is ended at once.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -43,14 +52,18 @@ out=${out:-$repo/build/lab/$(date +%Y%m%d-%H%M%S)-$$}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 base=${NPA_PORTBASE:-24000}
+stall=${NPA_STALL:-180}
 initrd=$("$here/mkinitramfs.sh" host)
+qemu=${NPA_QEMU:-}
+[ -n "$qemu" ] || qemu=$("$here/build-qemu.sh")
+vmm=${NPA_HOST_QEMU:-$qemu}
 
 {
 	echo "cd $(printf %q "$repo")"
 	echo "export NPA_OUT=$(printf %q "$out") NPA_NVFS=$nvfs"
 	echo "export NPA_VF_PORTS='$(for ((i = 0; i < nvfs; i++)); do printf '0000:00:%02x.0 ' $((0x10 + i)); done)'"
 	echo "export NPA_BAD_LEGACY=0000:00:18.0 NPA_BAD_NOIOMMU=0000:00:19.0 NPA_BAD_NOTNET=0000:00:1a.0"
-	[ -z "${NPA_QEMU:-}" ] || echo "export NPA_QEMU=$(printf %q "$NPA_QEMU")"
+	echo "export NPA_QEMU=$(printf %q "$qemu")"
 	printf '%q ' "$@"
 	echo
 } >"$out/job.sh"
@@ -58,6 +71,7 @@ initrd=$("$here/mkinitramfs.sh" host)
 args=(-accel tcg,thread=multi -machine q35 -cpu max -smp "$cpus" -m "$mem"
 	-nodefaults -display none -no-reboot -serial stdio
 	-monitor "unix:$out/monitor.sock,server=on,wait=off"
+	-monitor "unix:$out/watch.sock,server=on,wait=off"
 	-kernel "/boot/vmlinuz-$KVER" -initrd "$initrd"
 	-append "console=ttyS0 intel_iommu=$iommu quiet loglevel=4 panic=-1 npa.init=$here/l1-init.sh npa.out=$out")
 # The IOMMU comes before every device it translates.
@@ -100,16 +114,75 @@ done
 grep -q "^peer: " "$out/peer.log" ||
 	{ echo "run-host: the peer did not start:"; cat "$out/peer.log"; exit 1; }
 
+# HMP commands on the watch monitor: each command, then what it printed.
+hmp() {
+	python3 - "$out/watch.sock" "$@" <<'PY'
+import re, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(20)
+s.connect(sys.argv[1])
+
+
+def until_prompt():
+    text = b""
+    try:
+        while not text.endswith(b"(qemu) "):
+            data = s.recv(65536)
+            if not data:
+                break
+            text += data
+    except OSError:
+        pass
+    text = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", text.decode(errors="replace"))
+    # Drop the echo of the command line and the prompt.
+    return "\n".join(text.replace("\r", "").split("\n")[1:-1])
+
+
+until_prompt()
+for cmd in sys.argv[2:]:
+    s.sendall(cmd.encode() + b"\n")
+    print("(qemu) %s\n%s" % (cmd, until_prompt()))
+PY
+}
+
+# Until QEMU ($1) exits: end it when the heartbeat stops.
+watch() {
+	local qpid=$1 beat age
+	while kill -0 "$qpid" 2>/dev/null; do
+		sleep 5
+		beat=$(stat -c %Y "$out/heartbeat" 2>/dev/null || echo "$boot")
+		[ "$beat" -ge "$boot" ] || beat=$boot
+		age=$(($(date +%s) - beat))
+		[ "$age" -ge "$stall" ] || continue
+		echo "run-host: the test host stopped making progress: no heartbeat for $age s" \
+			"(its uptime was $(cat "$out/heartbeat" 2>/dev/null || echo "not up yet") s); registers and local APIC in $out/stall.txt"
+		hmp "info registers -a" "info lapic" "info irq" >"$out/stall.txt" 2>&1 || true
+		touch "$out/stalled"
+		kill "$(cat "$out/qemu.pid")" 2>/dev/null
+		return
+	done
+}
+
 for attempt in 1 2 3; do
-	rm -f "$out/started" "$out/rc"
+	rm -f "$out/started" "$out/rc" "$out/heartbeat" "$out/stalled" "$out/qemu.pid"
 	echo "run-host: booting the test host ($nvfs VFs, $mem, TCG, IOMMU $iommu), output in $out"
 	start=$SECONDS
-	timeout -k 10 "$tmo" qemu-system-x86_64 "${args[@]}" 2>&1 | tee "$out/console.log" || true
+	boot=$(date +%s)
+	{ timeout -k 10 "$tmo" "$vmm" "${args[@]}" -pidfile "$out/qemu.pid" 2>&1 |
+		tee "$out/console.log" || true; } &
+	qpid=$!
+	watch $qpid
+	wait $qpid || true
 	echo "run-host: test host ran $((SECONDS - start)) s"
 	[ -e "$out/started" ] && break
+	[ ! -e "$out/stalled" ] || break
 	echo "run-host: the test host did not reach its job (boot attempt $attempt)"
 done
 
+if [ -e "$out/stalled" ]; then
+	echo "run-host: the job did not finish: the test host stalled; see $out/stall.txt and $out/console.log"
+	exit 124
+fi
 if [ ! -e "$out/started" ]; then
 	echo "run-host: giving up: the test host did not boot three times"
 	exit 125
