@@ -41,7 +41,7 @@ after=$(grep "npa\[$vf\]-[01]" /proc/interrupts | awk '{ n += $2 + $3 } END { pr
 say "summary"
 grep -q "GUEST-RESULT: PASS" "$NPA_OUT/demo-guest.log"
 echo "guest on npa: ping ok, 5000 datagrams of 1400 bytes each way (14 MB), every byte checked;"
-grep -E "^udp (tx|rx): [0-9]+ datagrams" "$NPA_OUT/demo-guest.log" | sed 's/^/  /'
+grep -E "^udp (tx|rx): [0-9]+ (datagrams|of)" "$NPA_OUT/demo-guest.log" | sed 's/^/  /'
 echo "  VF queue interrupts during the guest's run: $((after - before)); guest run $((SECONDS - start)) s"
 
 say "mdevctl stop, give the VF back"
