@@ -1361,6 +1361,58 @@ TEST_F_TIMEOUT(guest, qemu_killed_mid_transfer, 300)
 	EXPECT_TRUE(mdev_ready(self->uuid)) TH_LOG("%s", out);
 }
 
+/*
+ * mdevctl stop of an mdev a running VM uses: QEMU is asked through the
+ * request interrupt, takes the link down, stops vhost and lets go; the
+ * stop completes while the VM runs on.
+ */
+TEST_F_TIMEOUT(guest, mdevctl_stop_while_in_use, 300)
+{
+	long pins = pinned_pages();
+	char cmd[640];
+	pid_t pid, stop;
+	int i;
+
+	snprintf(cmd, sizeof(cmd),
+		 "tools/lab/run-guest.sh -q %s -i 10.0.3.2 -n 150000 -- %s >%s 2>&1",
+		 self->qemu, self->nic, "/run/npa-stop.log");
+	pid = spawn(cmd);
+	for (i = 0; i < 240; i++) {
+		sleep(1);
+		if (!sh("grep -qs 'npa-udp 10.0.3.1 tx 150000' /run/npa-stop.log"))
+			break;
+	}
+	ASSERT_LT(i, 240) TH_LOG("the guest never started its transfer");
+	sleep(2);
+	snprintf(cmd, sizeof(cmd), "mdevctl stop -u %s", self->uuid);
+	stop = spawn(cmd);
+	EXPECT_EQ(0, reap(stop, 60)) TH_LOG("mdevctl stop did not complete");
+	EXPECT_FALSE(exists(MDEV_DEVICES "/%s", self->uuid));
+	sh("cat /run/npa-stop.log");
+	EXPECT_NE(NULL, strstr(out, "releasing the device")) TH_LOG("%s", out);
+	/* The VM runs on without the device. */
+	EXPECT_EQ(-1, reap(pid, 1));
+	EXPECT_EQ(0, sh("pkill -9 -f 'npa[.]ip=10[.]0[.]3[.]2'"));
+	EXPECT_LE(0, reap(pid, 60));
+	EXPECT_GE(pins, pinned_pages());
+}
+
+/* QEMU stopped before the guest runs; its monitor quits it. */
+#define QEMU_STOPPED "echo quit | timeout 60 %s -machine q35 -accel tcg " \
+	"-nodefaults -display none -monitor stdio -S"
+
+/* A vIOMMU in front of the NIC is refused when QEMU starts, saying why. */
+TEST_F(guest, viommu_refused)
+{
+	EXPECT_NE(0, sh(QEMU_STOPPED " -device intel-iommu %s,disable-legacy=on,iommu_platform=on",
+			self->qemu, self->nic));
+	EXPECT_NE(NULL, strstr(out, "does not support a vIOMMU"))
+		TH_LOG("%s", out);
+	/* Without a vIOMMU the same NIC starts. */
+	EXPECT_EQ(0, sh(QEMU_STOPPED " %s,disable-legacy=on,iommu_platform=on", self->qemu,
+			self->nic)) TH_LOG("%s", out);
+}
+
 #define QEMU_NETDEV "%s -nodefaults -display none -netdev vhost-vfio,id=n0"
 
 TEST_F(guest, bad_netdev_options)

@@ -79,7 +79,7 @@ timeout -k 5 "$tmo" "$qemu" -accel kvm -machine q35 -cpu host -smp 1 -m 256M \
 	"$@" >"$log" 2>&1 &
 qpid=$!
 tail -n +1 -f "$log" --pid=$qpid |
-	grep --line-buffered -E "^(guest|udp|GUEST|PING|[0-9]+ bytes from|---|round-trip|qemu)" &
+	grep --line-buffered -E "^(guest|udp|GUEST|PING|[0-9]+ bytes from|---|round-trip|qemu)|vhost-vfio" &
 
 # With -r: reset after the first verdict, quit after the second.
 passes() {
