@@ -28,6 +28,9 @@ done
 	{ echo "usage: $0 [-n ROUNDS] [-l] [-t SECONDS] VMM... -- CMD [ARG...]" >&2; exit 2; }
 shift
 
+# One QEMU for the guests throughout, even if the tree changes meanwhile.
+NPA_QEMU=${NPA_QEMU:-$("$here/build-qemu.sh")}
+export NPA_QEMU
 out=$repo/build/lab/series-$(date +%Y%m%d-%H%M%S)
 mkdir -p "$out"
 hog=
