@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * npa_mdev - VFIO mdev parent for npa VFs
+ * npa_mdev - a vdpa bus driver whose devices are VFIO mdev parents
  *
- * Every VF handed to npa becomes an mdev parent with one type, "net", and
- * one instance.  An mdev of that type is a vfio_device that serves vhost
- * requests for the VF's virtqueues (include/uapi/linux/vhost_npa.h).
+ * Every vdpa device handed to npa_mdev (driver_override) becomes an mdev
+ * parent with one type, "net", and one instance.  An mdev of that type is a
+ * vfio_device that serves vhost requests for the vdpa device's virtqueues
+ * (include/uapi/linux/vhost_npa.h).  The device is reached only through its
+ * vdpa_config_ops and the vdpa core's helpers; its DMA goes through the
+ * parent's dma_map or set_map when it has them, otherwise through an IOMMU
+ * domain npa_mdev owns on vdpa_get_dma_dev(), as vhost-vdpa does.
  */
 #include <linux/eventfd.h>
 #include <linux/highmem.h>
@@ -17,6 +21,7 @@
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/vdpa.h>
 #include <linux/vfio.h>
 #include <linux/vhost.h>
 #include <linux/vhost_iotlb.h>
@@ -25,9 +30,8 @@
 #include <linux/virtio_ids.h>
 #include <linux/virtio_net.h>
 #include <linux/virtio_ring.h>
-#include <npa/npa.h>
 
-/* What npa lets a user negotiate, whatever else the VF offers. */
+/* What npa lets a user negotiate, whatever else the device offers. */
 #define NPA_MDEV_FEATURES						\
 	(BIT_ULL(VIRTIO_F_VERSION_1) | BIT_ULL(VIRTIO_F_ACCESS_PLATFORM) |	\
 	 BIT_ULL(VIRTIO_RING_F_EVENT_IDX) |				\
@@ -47,18 +51,31 @@
 #define NPA_MDEV_OFFSET_SHIFT		40
 #define NPA_MDEV_NOTIFY_REGION		0
 
+/* The vdpa driver's name: what driver_override must say on the vdpa bus. */
+#define NPA_MDEV_DRIVER_NAME		"npa_mdev"
+
 /**
- * struct npa_mdev_parent - the mdev side of one VF
- * @parent: the mdev core's parent, registered on the VF's device
+ * struct npa_mdev_parent - one vdpa device npa_mdev drives
+ * @parent: the mdev core's parent, registered on the vdpa device
  * @type: the single mdev type, "net"
  * @types: the type list handed to the mdev core
- * @vf: the VF, owned by the VF layer
+ * @vdpa: the vdpa device
+ * @domain: the IOMMU domain of vdpa_get_dma_dev(), for a parent without
+ *	dma_map and set_map; NULL otherwise
+ * @dma_iotlb: what a set_map parent is given: IOVA -> physical address
+ * @range: the IOVAs the device can use
+ *
+ * The mappings are the mdev's (max_instances is 1) and change only under
+ * its struct npa_mdev.lock.
  */
 struct npa_mdev_parent {
 	struct mdev_parent parent;
 	struct mdev_type type;
 	struct mdev_type *types[1];
-	struct npa_vf *vf;
+	struct vdpa_device *vdpa;
+	struct iommu_domain *domain;
+	struct vhost_iotlb *dma_iotlb;
+	struct vhost_vdpa_iova_range range;
 };
 
 /**
@@ -104,9 +121,10 @@ struct npa_mdev_mem {
 };
 
 /**
- * struct npa_mdev - one mdev: a vfio_device on a VF
+ * struct npa_mdev - one mdev: a vfio_device on a vdpa device
  * @vdev: the VFIO device; first, as vfio_alloc_device() requires
- * @vf: the VF whose queues this device drives
+ * @np: the parent whose vdpa device this device drives
+ * @vdpa: that vdpa device
  * @lock: serialises requests; protects everything below but the eventfds
  * @irq_lock: protects @req_trigger and @config_call against their signallers
  * @req_trigger: eventfd signalled when the kernel wants the device back
@@ -121,11 +139,12 @@ struct npa_mdev_mem {
  * @vqs: the virtqueues
  * @host_kicks: kicks the host relayed to a doorbell (kick eventfd or
  *	doorbell region write), not written by the guest itself
- * @host_calls: VF interrupts the host relayed to a call eventfd
+ * @host_calls: device interrupts the host relayed to a call eventfd
  */
 struct npa_mdev {
 	struct vfio_device vdev;
-	struct npa_vf *vf;
+	struct npa_mdev_parent *np;
+	struct vdpa_device *vdpa;
 	struct mutex lock;	/* serialises requests */
 	spinlock_t irq_lock;	/* protects req_trigger, config_call */
 	struct eventfd_ctx *req_trigger;
@@ -152,9 +171,14 @@ static struct npa_mdev_parent *mtype_to_np(struct mdev_type *mtype)
 	return container_of(mtype->parent, struct npa_mdev_parent, parent);
 }
 
+static u64 npa_mdev_device_features(struct vdpa_device *vdpa)
+{
+	return vdpa->config->get_device_features(vdpa);
+}
+
 static u64 npa_mdev_offered(struct npa_mdev *nm)
 {
-	return nm->vf->ops->get_device_features(nm->vf) & NPA_MDEV_FEATURES;
+	return npa_mdev_device_features(nm->vdpa) & NPA_MDEV_FEATURES;
 }
 
 static int npa_mdev_init_dev(struct vfio_device *vdev)
@@ -163,8 +187,9 @@ static int npa_mdev_init_dev(struct vfio_device *vdev)
 	struct mdev_device *mdev = to_mdev_device(vdev->dev);
 	int i;
 
-	nm->vf = mtype_to_np(mdev->type)->vf;
-	nm->nvqs = nm->vf->ops->get_vq_num(nm->vf);
+	nm->np = mtype_to_np(mdev->type);
+	nm->vdpa = nm->np->vdpa;
+	nm->nvqs = nm->vdpa->nvqs;
 	nm->vqs = kcalloc(nm->nvqs, sizeof(*nm->vqs), GFP_KERNEL);
 	if (!nm->vqs)
 		return -ENOMEM;
@@ -216,19 +241,21 @@ static void npa_mdev_signal(spinlock_t *lock, struct eventfd_ctx *const *slot)
 	spin_unlock_irqrestore(lock, flags);
 }
 
-static void npa_mdev_vq_cb(void *priv)
+static irqreturn_t npa_mdev_vq_cb(void *priv)
 {
 	struct npa_mdev_vq *vq = priv;
 
 	atomic64_inc(&vq->nm->host_calls);
 	npa_mdev_signal(&vq->call_lock, &vq->call);
+	return IRQ_HANDLED;
 }
 
-static void npa_mdev_config_cb(void *priv)
+static irqreturn_t npa_mdev_config_cb(void *priv)
 {
 	struct npa_mdev *nm = priv;
 
 	npa_mdev_signal(&nm->irq_lock, &nm->config_call);
+	return IRQ_HANDLED;
 }
 
 static u16 vq_index(struct npa_mdev_vq *vq)
@@ -238,17 +265,22 @@ static u16 vq_index(struct npa_mdev_vq *vq)
 
 /*
  * While the device runs, KVM may post a queue's interrupt straight to the
- * guest: the VF's MSI-X is the producer, the call eventfd the token.
+ * guest: the queue's IRQ (get_vq_irq) is the producer, the call eventfd
+ * the token.  Without get_vq_irq, interrupts go through the host.
  */
 static void npa_mdev_bypass_on(struct npa_mdev_vq *vq)
 {
-	struct npa_vf *vf = vq->nm->vf;
-	int ret;
+	struct vdpa_device *vdpa = vq->nm->vdpa;
+	int irq, ret;
 
-	if (vq->bypass || !vq->call || !vq->ready)
+	if (vq->bypass || !vq->call || !vq->ready ||
+	    !vdpa->config->get_vq_irq)
+		return;
+	irq = vdpa->config->get_vq_irq(vdpa, vq_index(vq));
+	if (irq < 0)
 		return;
 	vq->producer.token = vq->call;
-	vq->producer.irq = vf->ops->get_vq_irq(vf, vq_index(vq));
+	vq->producer.irq = irq;
 	ret = irq_bypass_register_producer(&vq->producer);
 	if (ret)
 		dev_info(vq->nm->vdev.dev,
@@ -264,13 +296,59 @@ static void npa_mdev_bypass_off(struct npa_mdev_vq *vq)
 	vq->bypass = false;
 }
 
+/*
+ * The device's DMA mappings: through the parent's dma_map, or into the table
+ * a set_map parent is given (npa_mdev_dma_commit()), or into npa_mdev's own
+ * IOMMU domain on the DMA device.
+ */
+static int npa_mdev_dma_map(struct npa_mdev *nm, u64 iova, phys_addr_t pa,
+			    u64 size)
+{
+	struct npa_mdev_parent *np = nm->np;
+	const struct vdpa_config_ops *ops = np->vdpa->config;
+
+	if (ops->dma_map)
+		return ops->dma_map(np->vdpa, 0, iova, size, pa, VHOST_MAP_RW,
+				    NULL);
+	if (ops->set_map)
+		return vhost_iotlb_add_range(np->dma_iotlb, iova,
+					     iova + size - 1, pa, VHOST_MAP_RW);
+	return iommu_map(np->domain, iova, pa, size,
+			 IOMMU_READ | IOMMU_WRITE | IOMMU_CACHE,
+			 GFP_KERNEL_ACCOUNT);
+}
+
+static void npa_mdev_dma_unmap(struct npa_mdev *nm, u64 iova, u64 size)
+{
+	struct npa_mdev_parent *np = nm->np;
+	const struct vdpa_config_ops *ops = np->vdpa->config;
+
+	if (ops->dma_map)
+		ops->dma_unmap(np->vdpa, 0, iova, size);
+	else if (ops->set_map)
+		vhost_iotlb_del_range(np->dma_iotlb, iova, iova + size - 1);
+	else
+		iommu_unmap(np->domain, iova, size);
+}
+
+/* A set_map parent takes the whole table, after every change to it. */
+static int npa_mdev_dma_commit(struct npa_mdev *nm)
+{
+	struct npa_mdev_parent *np = nm->np;
+	const struct vdpa_config_ops *ops = np->vdpa->config;
+
+	if (ops->dma_map || !ops->set_map)
+		return 0;
+	return ops->set_map(np->vdpa, 0, np->dma_iotlb);
+}
+
 /* Memory table: pin a region, map it at IOVA = guest physical address. */
 static void npa_mdev_unmap_region(struct npa_mdev *nm,
 				  struct vhost_iotlb_map *map)
 {
 	struct npa_mdev_mem *mem = map->opaque;
 
-	nm->vf->ops->dma_unmap(nm->vf, map->start, map->size);
+	npa_mdev_dma_unmap(nm, map->start, map->size);
 	unpin_user_pages_dirty_lock(mem->pages, mem->npages, true);
 	atomic64_sub(mem->npages, &nm->mm->pinned_vm);
 	if (mmget_not_zero(nm->mm)) {
@@ -288,6 +366,7 @@ static void npa_mdev_clear_mem(struct npa_mdev *nm)
 
 	while ((map = vhost_iotlb_itree_first(nm->iotlb, 0, U64_MAX)))
 		npa_mdev_unmap_region(nm, map);
+	npa_mdev_dma_commit(nm);
 }
 
 static int npa_mdev_pin(struct npa_mdev_mem *mem, u64 uaddr)
@@ -316,7 +395,6 @@ static int npa_mdev_pin(struct npa_mdev_mem *mem, u64 uaddr)
 static int npa_mdev_map_runs(struct npa_mdev *nm, struct npa_mdev_mem *mem,
 			     u64 gpa)
 {
-	const int prot = IOMMU_READ | IOMMU_WRITE | IOMMU_CACHE;
 	unsigned long i, start = 0;
 	int ret;
 
@@ -325,13 +403,12 @@ static int npa_mdev_map_runs(struct npa_mdev *nm, struct npa_mdev_mem *mem,
 		    page_to_pfn(mem->pages[i]) ==
 		    page_to_pfn(mem->pages[i - 1]) + 1)
 			continue;
-		ret = nm->vf->ops->dma_map(nm->vf, gpa + (start << PAGE_SHIFT),
-					   page_to_phys(mem->pages[start]),
-					   (i - start) << PAGE_SHIFT, prot);
+		ret = npa_mdev_dma_map(nm, gpa + (start << PAGE_SHIFT),
+				       page_to_phys(mem->pages[start]),
+				       (i - start) << PAGE_SHIFT);
 		if (ret) {
 			if (start)
-				nm->vf->ops->dma_unmap(nm->vf, gpa,
-						       start << PAGE_SHIFT);
+				npa_mdev_dma_unmap(nm, gpa, start << PAGE_SHIFT);
 			return ret;
 		}
 		start = i;
@@ -379,7 +456,7 @@ static int npa_mdev_map_region(struct npa_mdev *nm,
 	return 0;
 
 err_unmap:
-	nm->vf->ops->dma_unmap(nm->vf, r->guest_phys_addr, r->memory_size);
+	npa_mdev_dma_unmap(nm, r->guest_phys_addr, r->memory_size);
 err_unpin:
 	unpin_user_pages(mem->pages, mem->npages);
 err_pages:
@@ -404,6 +481,14 @@ static int npa_mdev_check_region(struct npa_mdev *nm, struct vhost_iotlb *seen,
 				     "memory region 0x%llx+0x%llx at 0x%llx: empty, unaligned or wrapping\n",
 				     r->guest_phys_addr, r->memory_size,
 				     r->userspace_addr);
+		return -EINVAL;
+	}
+	if (r->guest_phys_addr < nm->np->range.first ||
+	    last > nm->np->range.last) {
+		dev_warn_ratelimited(nm->vdev.dev,
+				     "memory region 0x%llx+0x%llx is outside the device's IOVA range [0x%llx, 0x%llx]\n",
+				     r->guest_phys_addr, r->memory_size,
+				     nm->np->range.first, nm->np->range.last);
 		return -EINVAL;
 	}
 	if (vhost_iotlb_itree_first(seen, r->guest_phys_addr, last)) {
@@ -458,6 +543,9 @@ static long npa_mdev_set_mem_table(struct npa_mdev *nm, void __user *arg)
 		if (ret)
 			goto out;
 	}
+	vhost_iotlb_free(seen);
+	seen = NULL;
+	ret = 0;
 
 	for (map = vhost_iotlb_itree_first(nm->iotlb, 0, U64_MAX); map;
 	     map = next) {
@@ -476,9 +564,11 @@ static long npa_mdev_set_mem_table(struct npa_mdev *nm, void __user *arg)
 			continue;
 		ret = npa_mdev_map_region(nm, &regions[i]);
 		if (ret)
-			goto out;
+			break;
 	}
-	ret = 0;
+	/* Whatever the table now holds, a set_map parent must see it. */
+	if (npa_mdev_dma_commit(nm) && !ret)
+		ret = -EIO;
 out:
 	if (seen)
 		vhost_iotlb_free(seen);
@@ -552,7 +642,8 @@ static void npa_mdev_reset(struct npa_mdev *nm)
 {
 	int i;
 
-	nm->vf->ops->reset(nm->vf);
+	if (vdpa_reset(nm->vdpa, 0))
+		dev_warn(nm->vdev.dev, "the device did not reset\n");
 	for (i = 0; i < nm->nvqs; i++) {
 		struct npa_mdev_vq *vq = &nm->vqs[i];
 
@@ -569,7 +660,7 @@ static void npa_mdev_reset(struct npa_mdev *nm)
 
 static int npa_mdev_driver_ok(struct npa_mdev *nm)
 {
-	struct npa_vf *vf = nm->vf;
+	const struct vdpa_config_ops *ops = nm->vdpa->config;
 	int i, ret;
 
 	if (!nm->iotlb->nmaps) {
@@ -589,7 +680,12 @@ static int npa_mdev_driver_ok(struct npa_mdev *nm)
 
 		if (!vq->ready)
 			continue;
-		vf->ops->set_vq(vf, i, vq->num, vq->desc, vq->avail, vq->used);
+		ops->set_vq_num(nm->vdpa, i, vq->num);
+		ret = ops->set_vq_address(nm->vdpa, i, vq->desc, vq->avail,
+					  vq->used);
+		if (ret)
+			return ret;
+		ops->set_vq_ready(nm->vdpa, i, true);
 		npa_mdev_bypass_on(vq);
 	}
 	return 0;
@@ -619,9 +715,15 @@ static long npa_mdev_set_status(struct npa_mdev *nm, u8 __user *arg)
 					     "FEATURES_OK before VHOST_SET_FEATURES\n");
 			return -EINVAL;
 		}
-		/* The VF's DMA always goes through its IOMMU domain. */
-		nm->vf->ops->set_driver_features(nm->vf, nm->features |
-						 BIT_ULL(VIRTIO_F_ACCESS_PLATFORM));
+		/*
+		 * The device's DMA always goes through an IOMMU (or the
+		 * parent's own translation, which needs no feature bit).
+		 */
+		ret = vdpa_set_features(nm->vdpa, nm->features |
+					(npa_mdev_device_features(nm->vdpa) &
+					 BIT_ULL(VIRTIO_F_ACCESS_PLATFORM)));
+		if (ret)
+			return ret;
 	}
 	if (added & VIRTIO_CONFIG_S_DRIVER_OK) {
 		if (!(status & VIRTIO_CONFIG_S_FEATURES_OK)) {
@@ -633,7 +735,17 @@ static long npa_mdev_set_status(struct npa_mdev *nm, u8 __user *arg)
 		if (ret)
 			return ret;
 	}
-	nm->vf->ops->set_status(nm->vf, status);
+	vdpa_set_status(nm->vdpa, status);
+	/* As a virtio driver must: did the device accept the features? */
+	if ((added & VIRTIO_CONFIG_S_FEATURES_OK) &&
+	    !(nm->vdpa->config->get_status(nm->vdpa) &
+	      VIRTIO_CONFIG_S_FEATURES_OK)) {
+		dev_warn_ratelimited(nm->vdev.dev,
+				     "the device did not accept features 0x%llx\n",
+				     nm->features);
+		npa_mdev_reset(nm);
+		return -EINVAL;
+	}
 	nm->status = status;
 	return 0;
 }
@@ -646,6 +758,12 @@ static long npa_mdev_set_features(struct npa_mdev *nm, u64 __user *arg)
 		return -EFAULT;
 	if (nm->status & VIRTIO_CONFIG_S_FEATURES_OK)
 		return -EBUSY;
+	if (!(features & BIT_ULL(VIRTIO_F_VERSION_1))) {
+		dev_warn_ratelimited(nm->vdev.dev,
+				     "features 0x%llx lack VIRTIO_F_VERSION_1\n",
+				     features);
+		return -EINVAL;
+	}
 	if (features & ~offered) {
 		dev_warn_ratelimited(nm->vdev.dev,
 				     "features 0x%llx were not offered\n",
@@ -660,7 +778,7 @@ static long npa_mdev_set_features(struct npa_mdev *nm, u64 __user *arg)
 static long npa_mdev_get_config(struct npa_mdev *nm, void __user *arg)
 {
 	struct vhost_vdpa_config hdr;
-	u32 size = nm->vf->ops->get_config_size(nm->vf);
+	size_t size = nm->vdpa->config->get_config_size(nm->vdpa);
 	u8 *buf;
 	long ret = 0;
 
@@ -671,7 +789,7 @@ static long npa_mdev_get_config(struct npa_mdev *nm, void __user *arg)
 	buf = kmalloc(hdr.len, GFP_KERNEL);
 	if (!buf)
 		return -ENOMEM;
-	nm->vf->ops->get_config(nm->vf, hdr.off, buf, hdr.len);
+	vdpa_get_config(nm->vdpa, hdr.off, buf, hdr.len);
 	if (copy_to_user(arg + sizeof(hdr), buf, hdr.len))
 		ret = -EFAULT;
 	kfree(buf);
@@ -683,8 +801,18 @@ static int npa_mdev_kick(void *opaque, void *unused)
 	struct npa_mdev_vq *vq = opaque;
 
 	atomic64_inc(&vq->nm->host_kicks);
-	vq->nm->vf->ops->kick_vq(vq->nm->vf, vq_index(vq));
+	vq->nm->vdpa->config->kick_vq(vq->nm->vdpa, vq_index(vq));
 	return 0;
+}
+
+/* The largest ring queue @idx accepts. */
+static u16 npa_mdev_vq_num_max(struct npa_mdev *nm, u16 idx)
+{
+	const struct vdpa_config_ops *ops = nm->vdpa->config;
+
+	if (ops->get_vq_size)
+		return ops->get_vq_size(nm->vdpa, idx);
+	return ops->get_vq_num_max(nm->vdpa);
 }
 
 static long npa_mdev_vring_ioctl(struct npa_mdev *nm, unsigned int cmd,
@@ -728,7 +856,7 @@ static long npa_mdev_vring_ioctl(struct npa_mdev *nm, unsigned int cmd,
 	case VHOST_SET_VRING_NUM:
 		if (copy_from_user(&s, arg, sizeof(s)))
 			return -EFAULT;
-		max = nm->vf->ops->get_vq_num_max(nm->vf, idx);
+		max = npa_mdev_vq_num_max(nm, idx);
 		if (!s.num || s.num > max || !is_power_of_2(s.num)) {
 			dev_warn_ratelimited(nm->vdev.dev,
 					     "queue %u: size %u is not a power of 2 up to %u\n",
@@ -760,7 +888,7 @@ static long npa_mdev_vring_ioctl(struct npa_mdev *nm, unsigned int cmd,
 			return -EFAULT;
 		if (s.num) {
 			dev_warn_ratelimited(nm->vdev.dev,
-					     "queue %u: this VF cannot start a ring at index %u\n",
+					     "queue %u: the device cannot start a ring at index %u\n",
 					     idx, s.num);
 			return -EOPNOTSUPP;
 		}
@@ -791,18 +919,21 @@ static long npa_mdev_vhost_ioctl(struct npa_mdev *nm, unsigned int cmd,
 	case VHOST_VDPA_GET_DEVICE_ID:
 		return put_user(VIRTIO_ID_NET, (u32 __user *)arg);
 	case VHOST_VDPA_GET_STATUS:
-		return put_user(nm->vf->ops->get_status(nm->vf),
+		return put_user(nm->vdpa->config->get_status(nm->vdpa),
 				(u8 __user *)arg);
 	case VHOST_VDPA_GET_CONFIG:
 		return npa_mdev_get_config(nm, arg);
 	case VHOST_VDPA_GET_CONFIG_SIZE:
-		return put_user(nm->vf->ops->get_config_size(nm->vf),
+		return put_user((u32)nm->vdpa->config->get_config_size(nm->vdpa),
 				(u32 __user *)arg);
 	case VHOST_VDPA_GET_VQS_COUNT:
 		return put_user(nm->nvqs, (u32 __user *)arg);
 	case VHOST_VDPA_GET_VRING_NUM:
-		return put_user(nm->vf->ops->get_vq_num_max(nm->vf, 0),
+		return put_user(nm->vdpa->config->get_vq_num_max(nm->vdpa),
 				(u16 __user *)arg);
+	case VHOST_VDPA_GET_IOVA_RANGE:
+		return copy_to_user(arg, &nm->np->range,
+				    sizeof(nm->np->range)) ? -EFAULT : 0;
 	case VHOST_SET_OWNER:
 		if (nm->mm)
 			return -EBUSY;
@@ -842,16 +973,17 @@ static long npa_mdev_vhost_ioctl(struct npa_mdev *nm, unsigned int cmd,
 static int npa_mdev_open_device(struct vfio_device *vdev)
 {
 	struct npa_mdev *nm = vdev_to_nm(vdev);
-	struct npa_vf_cb cb = { .callback = npa_mdev_vq_cb };
+	const struct vdpa_config_ops *ops = nm->vdpa->config;
+	struct vdpa_callback cb = { .callback = npa_mdev_vq_cb };
 	int i;
 
 	for (i = 0; i < nm->nvqs; i++) {
-		cb.priv = &nm->vqs[i];
-		nm->vf->ops->set_vq_cb(nm->vf, i, &cb);
+		cb.private = &nm->vqs[i];
+		ops->set_vq_cb(nm->vdpa, i, &cb);
 	}
 	cb.callback = npa_mdev_config_cb;
-	cb.priv = nm;
-	nm->vf->ops->set_config_cb(nm->vf, &cb);
+	cb.private = nm;
+	ops->set_config_cb(nm->vdpa, &cb);
 	return 0;
 }
 
@@ -859,7 +991,8 @@ static int npa_mdev_open_device(struct vfio_device *vdev)
 static void npa_mdev_close_device(struct vfio_device *vdev)
 {
 	struct npa_mdev *nm = vdev_to_nm(vdev);
-	struct npa_vf_cb none = {};
+	const struct vdpa_config_ops *ops = nm->vdpa->config;
+	struct vdpa_callback none = {};
 	int i;
 
 	mutex_lock(&nm->lock);
@@ -868,11 +1001,11 @@ static void npa_mdev_close_device(struct vfio_device *vdev)
 		struct npa_mdev_vq *vq = &nm->vqs[i];
 
 		vfio_virqfd_disable(&vq->kick);
-		nm->vf->ops->set_vq_cb(nm->vf, i, &none);
+		ops->set_vq_cb(nm->vdpa, i, &none);
 		npa_mdev_swap_ctx(&vq->call_lock, &vq->call, NULL);
 		vq->base = 0;
 	}
-	nm->vf->ops->set_config_cb(nm->vf, &none);
+	ops->set_config_cb(nm->vdpa, &none);
 	npa_mdev_swap_ctx(&nm->irq_lock, &nm->config_call, NULL);
 	npa_mdev_swap_ctx(&nm->irq_lock, &nm->req_trigger, NULL);
 	if (nm->mm) {
@@ -906,12 +1039,29 @@ static void npa_mdev_request(struct vfio_device *vdev, unsigned int count)
 	spin_unlock_irq(&nm->irq_lock);
 }
 
+/*
+ * The physical address of queue @qid's doorbell, when it has a page of its
+ * own that can be mapped into the guest; 0 otherwise.
+ */
+static phys_addr_t npa_mdev_doorbell(struct npa_mdev *nm, u16 qid)
+{
+	const struct vdpa_config_ops *ops = nm->vdpa->config;
+	struct vdpa_notification_area area;
+
+	if (!ops->get_vq_notification)
+		return 0;
+	area = ops->get_vq_notification(nm->vdpa, qid);
+	if (!area.addr || !PAGE_ALIGNED(area.addr) || area.size < PAGE_SIZE)
+		return 0;
+	return area.addr;
+}
+
 static bool npa_mdev_doorbells_mmappable(struct npa_mdev *nm)
 {
 	int i;
 
 	for (i = 0; i < nm->nvqs; i++)
-		if (!nm->vf->ops->get_vq_notify(nm->vf, i))
+		if (!npa_mdev_doorbell(nm, i))
 			return false;
 	return true;
 }
@@ -1149,7 +1299,7 @@ static ssize_t npa_mdev_write(struct vfio_device *vdev, const char __user *buf,
 	    pos >= (u64)nm->nvqs * PAGE_SIZE)
 		return -EINVAL;
 	atomic64_inc(&nm->host_kicks);
-	nm->vf->ops->kick_vq(nm->vf, pos >> PAGE_SHIFT);
+	nm->vdpa->config->kick_vq(nm->vdpa, pos >> PAGE_SHIFT);
 	return count;
 }
 
@@ -1160,7 +1310,7 @@ static vm_fault_t npa_mdev_notify_fault(struct vm_fault *vmf)
 	u16 qid = vma->vm_pgoff + ((vmf->address - vma->vm_start) >> PAGE_SHIFT);
 
 	return vmf_insert_pfn(vma, vmf->address & PAGE_MASK,
-			      PHYS_PFN(nm->vf->ops->get_vq_notify(nm->vf, qid)));
+			      PHYS_PFN(npa_mdev_doorbell(nm, qid)));
 }
 
 static const struct vm_operations_struct npa_mdev_notify_vm_ops = {
@@ -1229,11 +1379,10 @@ static void npa_mdev_remove(struct mdev_device *mdev)
 
 static ssize_t npa_mdev_show_description(struct mdev_type *mtype, char *buf)
 {
-	struct npa_vf *vf = mtype_to_np(mtype)->vf;
+	struct vdpa_device *vdpa = mtype_to_np(mtype)->vdpa;
 
 	return sysfs_emit(buf, "virtio-net data path, %u virtqueues, device features 0x%llx\n",
-			  vf->ops->get_vq_num(vf),
-			  vf->ops->get_device_features(vf));
+			  vdpa->nvqs, npa_mdev_device_features(vdpa));
 }
 
 /* What went through the host instead of straight to the hardware. */
@@ -1266,7 +1415,7 @@ static struct mdev_driver npa_mdev_driver = {
 	.device_api = VHOST_NPA_DEVICE_API_STRING,
 	.max_instances = 1,
 	.driver = {
-		.name = "npa_mdev",
+		.name = NPA_MDEV_DRIVER_NAME,
 		.owner = THIS_MODULE,
 		.mod_name = KBUILD_MODNAME,
 		.dev_groups = npa_mdev_groups,
@@ -1276,58 +1425,188 @@ static struct mdev_driver npa_mdev_driver = {
 	.show_description = npa_mdev_show_description,
 };
 
-/**
- * npa_mdev_register_vf() - make a VF an mdev parent
- * @vf: the VF; @vf->dev must stay bound until npa_mdev_unregister_vf()
- *
- * The type directory is named "<driver of @vf->dev>-net".
- *
- * Return: the parent, to pass to npa_mdev_unregister_vf(), or an ERR_PTR.
+/*
+ * A parent without dma_map and set_map DMAs through the platform IOMMU: the
+ * DMA device goes into an IOMMU domain of its own, as vhost-vdpa does.
  */
-struct npa_mdev_parent *npa_mdev_register_vf(struct npa_vf *vf)
+static int npa_mdev_alloc_domain(struct npa_mdev_parent *np)
 {
+	struct vdpa_device *vdpa = np->vdpa;
+	struct device *dma_dev = vdpa_get_dma_dev(vdpa);
+	int ret;
+
+	if (vdpa->ngroups > 1 || vdpa->nas > 1) {
+		dev_err(&vdpa->dev,
+			"%u virtqueue groups and %u address spaces cannot share one IOMMU domain\n",
+			vdpa->ngroups, vdpa->nas);
+		return -EINVAL;
+	}
+	if (!(npa_mdev_device_features(vdpa) &
+	      BIT_ULL(VIRTIO_F_ACCESS_PLATFORM))) {
+		dev_err(&vdpa->dev,
+			"device bypasses the IOMMU (no VIRTIO_F_ACCESS_PLATFORM)\n");
+		return -ENODEV;
+	}
+	if (!device_iommu_capable(dma_dev, IOMMU_CAP_CACHE_COHERENCY)) {
+		dev_err(&vdpa->dev,
+			"no cache-coherent IOMMU translates the DMA of %s\n",
+			dev_name(dma_dev));
+		return -ENODEV;
+	}
+	np->domain = iommu_paging_domain_alloc(dma_dev);
+	if (IS_ERR(np->domain)) {
+		ret = PTR_ERR(np->domain);
+		np->domain = NULL;
+		dev_err(&vdpa->dev, "cannot allocate an IOMMU domain: %d\n",
+			ret);
+		return ret;
+	}
+	ret = iommu_attach_device(np->domain, dma_dev);
+	if (ret) {
+		dev_err(&vdpa->dev,
+			"cannot attach %s to an IOMMU domain of its own (is it alone in its IOMMU group?): %d\n",
+			dev_name(dma_dev), ret);
+		iommu_domain_free(np->domain);
+		np->domain = NULL;
+		return ret;
+	}
+	return 0;
+}
+
+static void npa_mdev_free_dma(struct npa_mdev_parent *np)
+{
+	if (np->domain) {
+		iommu_detach_device(np->domain, vdpa_get_dma_dev(np->vdpa));
+		iommu_domain_free(np->domain);
+	}
+	if (np->dma_iotlb)
+		vhost_iotlb_free(np->dma_iotlb);
+}
+
+/* The IOVAs the device can use: the parent's word, else the domain's. */
+static void npa_mdev_init_range(struct npa_mdev_parent *np)
+{
+	const struct vdpa_config_ops *ops = np->vdpa->config;
+	struct vdpa_iova_range range;
+
+	np->range.first = 0;
+	np->range.last = U64_MAX;
+	if (ops->get_iova_range) {
+		range = ops->get_iova_range(np->vdpa);
+		np->range.first = range.first;
+		np->range.last = range.last;
+	} else if (np->domain && np->domain->geometry.force_aperture) {
+		np->range.first = np->domain->geometry.aperture_start;
+		np->range.last = np->domain->geometry.aperture_end;
+	}
+}
+
+/*
+ * Strict opt-in: the vdpa bus offers every device to every driver unless
+ * its driver_override names one, so npa_mdev takes only the devices whose
+ * override names it and leaves the rest to vhost_vdpa or virtio_vdpa.
+ */
+static int npa_mdev_vdpa_probe(struct vdpa_device *vdpa)
+{
+	const struct vdpa_config_ops *ops = vdpa->config;
 	struct npa_mdev_parent *np;
 	int ret;
 
+	/* The driver core holds the device lock: the override is stable. */
+	if (!vdpa->driver_override ||
+	    strcmp(vdpa->driver_override, NPA_MDEV_DRIVER_NAME))
+		return -ENODEV;
+
+	if (ops->get_device_id(vdpa) != VIRTIO_ID_NET) {
+		dev_err(&vdpa->dev, "virtio device id %u is not a network device\n",
+			ops->get_device_id(vdpa));
+		return -ENODEV;
+	}
+	if (vdpa->use_va) {
+		dev_err(&vdpa->dev,
+			"the parent maps virtual addresses; npa maps pinned pages by physical address\n");
+		return -EINVAL;
+	}
+
 	np = kzalloc(sizeof(*np), GFP_KERNEL);
 	if (!np)
-		return ERR_PTR(-ENOMEM);
+		return -ENOMEM;
+	np->vdpa = vdpa;
+	vdpa_reset(vdpa, 0);
+	if (ops->dma_map) {
+		ret = 0;
+	} else if (ops->set_map) {
+		np->dma_iotlb = vhost_iotlb_alloc(0, 0);
+		ret = np->dma_iotlb ? 0 : -ENOMEM;
+	} else {
+		ret = npa_mdev_alloc_domain(np);
+	}
+	if (ret)
+		goto err_free;
+	npa_mdev_init_range(np);
 
-	np->vf = vf;
 	np->type.sysfs_name = "net";
 	np->type.pretty_name = "npa virtio-net";
 	np->types[0] = &np->type;
-	ret = mdev_register_parent(&np->parent, vf->dev, &npa_mdev_driver,
+	/* The type directory is named "<driver>-net": "npa_mdev-net". */
+	ret = mdev_register_parent(&np->parent, &vdpa->dev, &npa_mdev_driver,
 				   np->types, ARRAY_SIZE(np->types));
-	if (ret) {
-		kfree(np);
-		return ERR_PTR(ret);
-	}
-	return np;
-}
-EXPORT_SYMBOL_GPL(npa_mdev_register_vf);
+	if (ret)
+		goto err_dma;
+	vdpa_set_drvdata(vdpa, np);
+	dev_info(&vdpa->dev, "mdev parent, %u virtqueues, DMA through %s\n",
+		 vdpa->nvqs, ops->dma_map ? "the parent's dma_map" :
+		 ops->set_map ? "the parent's set_map" : "an IOMMU domain");
+	return 0;
 
-/**
- * npa_mdev_unregister_vf() - remove a VF's mdevs and its mdev parent
- * @np: what npa_mdev_register_vf() returned
- *
- * Blocks until the users of the VF's mdevs have closed them; they are
- * asked to through their request eventfd.
+err_dma:
+	npa_mdev_free_dma(np);
+err_free:
+	kfree(np);
+	return ret;
+}
+
+/*
+ * Every way a vdpa device goes away ends here (vdpa dev del, the parent's
+ * removal, unbinding): the mdev core removes the mdevs first, each removal
+ * asking the user through the request eventfd and waiting until the device
+ * is closed.  This runs under the vdpa core's vdpa_dev_lock when the device
+ * is deleted: it takes no lock of the netlink add/del path.
  */
-void npa_mdev_unregister_vf(struct npa_mdev_parent *np)
+static void npa_mdev_vdpa_remove(struct vdpa_device *vdpa)
 {
+	struct npa_mdev_parent *np = vdpa_get_drvdata(vdpa);
+
 	mdev_unregister_parent(&np->parent);
+	vdpa_reset(vdpa, 0);
+	npa_mdev_free_dma(np);
 	kfree(np);
 }
-EXPORT_SYMBOL_GPL(npa_mdev_unregister_vf);
+
+static struct vdpa_driver npa_mdev_vdpa_driver = {
+	.driver = {
+		.name = NPA_MDEV_DRIVER_NAME,
+	},
+	.probe = npa_mdev_vdpa_probe,
+	.remove = npa_mdev_vdpa_remove,
+};
 
 static int __init npa_mdev_init(void)
 {
-	return mdev_register_driver(&npa_mdev_driver);
+	int ret;
+
+	ret = mdev_register_driver(&npa_mdev_driver);
+	if (ret)
+		return ret;
+	ret = vdpa_register_driver(&npa_mdev_vdpa_driver);
+	if (ret)
+		mdev_unregister_driver(&npa_mdev_driver);
+	return ret;
 }
 
 static void __exit npa_mdev_exit(void)
 {
+	vdpa_unregister_driver(&npa_mdev_vdpa_driver);
 	mdev_unregister_driver(&npa_mdev_driver);
 }
 
@@ -1335,4 +1614,4 @@ module_init(npa_mdev_init);
 module_exit(npa_mdev_exit);
 
 MODULE_LICENSE("GPL");
-MODULE_DESCRIPTION("npa: vhost data path on VRING-capable VFs, as VFIO mdevs");
+MODULE_DESCRIPTION("npa: vhost data path on vdpa devices, as VFIO mdevs");
