@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <endian.h>
 #include <fcntl.h>
 #include <glob.h>
 #include <poll.h>
@@ -36,6 +37,9 @@
 
 #define NPACTL "tools/npactl"
 #define MDEV_DEVICES "/sys/bus/mdev/devices"
+/* The mdev type: "<vdpa driver>-<type>", as the mdev core names it. */
+#define NPA_TYPE "npa_mdev-net"
+#define PARENT_LEN 64
 
 /* Taint bits that mean the host is hurt: bad page, died (oops), warning. */
 #define TAINT_HURT ((1 << 5) | (1 << 7) | (1 << 9))
@@ -140,37 +144,60 @@ static void new_uuid(char *uuid)
 	read_attr("/proc/sys/kernel/random/uuid", uuid, 40);
 }
 
-static int type_attr(const char *bdf, const char *attr, char *buf, size_t len)
+static int type_attr(const char *parent, const char *attr, char *buf,
+		     size_t len)
 {
 	char path[256];
 
 	snprintf(path, sizeof(path),
-		 "/sys/class/mdev_bus/%s/mdev_supported_types/npa-net/%s",
-		 bdf, attr);
+		 "/sys/class/mdev_bus/%s/mdev_supported_types/" NPA_TYPE "/%s",
+		 parent, attr);
 	return read_attr(path, buf, len);
 }
 
 /*
- * npa loaded, lab VF @idx handed to it (@bdf) and a new mdev on it started
- * with mdevctl (@uuid); nonzero on the first step that fails, with the
- * output of the last command run in out.
+ * Hand VF @bdf to npa (npactl bind, with @opts) and learn its mdev parent,
+ * the vdpa device npactl put on it (npactl parent); nonzero on failure,
+ * with the failing command's output in out.
  */
-static int mdevctl_on_vf(int idx, char *bdf, char *uuid)
+static int bind_vf(const char *bdf, const char *opts, char *parent)
 {
-	if (sh(NPACTL " load") || vf_bdf(idx, bdf) ||
-	    sh(NPACTL " bind %s", bdf))
+	size_t len;
+	char *nl;
+
+	if (sh(NPACTL " bind %s %s", bdf, opts) ||
+	    sh(NPACTL " parent %s", bdf))
 		return -1;
-	new_uuid(uuid);
-	return sh("mdevctl start -u %s -p %s -t npa-net", uuid, bdf);
+	nl = strchr(out, '\n');
+	if (nl)
+		*nl = 0;
+	len = strlen(out);
+	if (len >= PARENT_LEN)
+		return -1;
+	memcpy(parent, out, len + 1);
+	return 0;
 }
 
-static int create_mdev(const char *bdf, const char *uuid)
+/*
+ * npa loaded, lab VF @idx handed to it (@bdf, mdev parent @parent) and a
+ * new mdev on it started with mdevctl (@uuid); nonzero on the first step
+ * that fails, with the output of the last command run in out.
+ */
+static int mdevctl_on_vf(int idx, char *bdf, char *parent, char *uuid)
+{
+	if (sh(NPACTL " load") || vf_bdf(idx, bdf) || bind_vf(bdf, "", parent))
+		return -1;
+	new_uuid(uuid);
+	return sh("mdevctl start -u %s -p %s -t " NPA_TYPE, uuid, parent);
+}
+
+static int create_mdev(const char *parent, const char *uuid)
 {
 	char path[256];
 
 	snprintf(path, sizeof(path),
-		 "/sys/class/mdev_bus/%s/mdev_supported_types/npa-net/create",
-		 bdf);
+		 "/sys/class/mdev_bus/%s/mdev_supported_types/" NPA_TYPE "/create",
+		 parent);
 	return write_attr(path, uuid);
 }
 
@@ -280,6 +307,7 @@ TEST(wire_stream_tells_faults_apart)
 
 FIXTURE(vf) {
 	char bdf[16];
+	char parent[PARENT_LEN];
 	char uuid[40];
 };
 
@@ -287,7 +315,7 @@ FIXTURE_SETUP(vf)
 {
 	ASSERT_EQ(0, sh(NPACTL " load")) TH_LOG("%s", out);
 	ASSERT_EQ(0, vf_bdf(0, self->bdf)) TH_LOG("no VF: is NPA_VF_PORTS set?");
-	ASSERT_EQ(0, sh(NPACTL " bind %s", self->bdf)) TH_LOG("%s", out);
+	ASSERT_EQ(0, bind_vf(self->bdf, "", self->parent)) TH_LOG("%s", out);
 	new_uuid(self->uuid);
 }
 
@@ -303,20 +331,20 @@ TEST_F(vf, type_attributes)
 {
 	char buf[256];
 
-	ASSERT_EQ(0, type_attr(self->bdf, "name", buf, sizeof(buf)));
+	ASSERT_EQ(0, type_attr(self->parent, "name", buf, sizeof(buf)));
 	EXPECT_STREQ("npa virtio-net", buf);
-	ASSERT_EQ(0, type_attr(self->bdf, "device_api", buf, sizeof(buf)));
+	ASSERT_EQ(0, type_attr(self->parent, "device_api", buf, sizeof(buf)));
 	EXPECT_STREQ(VHOST_NPA_DEVICE_API_STRING, buf);
-	ASSERT_EQ(0, type_attr(self->bdf, "available_instances", buf,
+	ASSERT_EQ(0, type_attr(self->parent, "available_instances", buf,
 			       sizeof(buf)));
 	EXPECT_STREQ("1", buf);
-	ASSERT_EQ(0, type_attr(self->bdf, "description", buf, sizeof(buf)));
+	ASSERT_EQ(0, type_attr(self->parent, "description", buf, sizeof(buf)));
 	EXPECT_NE(NULL, strstr(buf, "virtio-net data path, 3 virtqueues"))
 		TH_LOG("description: %s", buf);
 
 	ASSERT_EQ(0, sh("mdevctl types"));
-	EXPECT_NE(NULL, strstr(out, self->bdf));
-	EXPECT_NE(NULL, strstr(out, "npa-net"));
+	EXPECT_NE(NULL, strstr(out, self->parent));
+	EXPECT_NE(NULL, strstr(out, NPA_TYPE));
 	EXPECT_NE(NULL, strstr(out, "Available instances: 1"));
 	EXPECT_NE(NULL, strstr(out, "Device API: vhost-npa"));
 	EXPECT_NE(NULL, strstr(out, "Name: npa virtio-net"));
@@ -328,13 +356,13 @@ TEST_F(vf, mdevctl_start_stop)
 {
 	char buf[64];
 
-	ASSERT_EQ(0, sh("mdevctl start -u %s -p %s -t npa-net", self->uuid,
-			self->bdf)) TH_LOG("%s", out);
+	ASSERT_EQ(0, sh("mdevctl start -u %s -p %s -t " NPA_TYPE, self->uuid,
+			self->parent)) TH_LOG("%s", out);
 	ASSERT_TRUE(exists(MDEV_DEVICES "/%s", self->uuid));
 	EXPECT_TRUE(exists("/sys/bus/mdev/drivers/npa_mdev/%s",
 			   self->uuid));
 	EXPECT_TRUE(exists(MDEV_DEVICES "/%s/iommu_group", self->uuid));
-	ASSERT_EQ(0, type_attr(self->bdf, "available_instances", buf,
+	ASSERT_EQ(0, type_attr(self->parent, "available_instances", buf,
 			       sizeof(buf)));
 	EXPECT_STREQ("0", buf);
 	ASSERT_EQ(0, sh("mdevctl list"));
@@ -342,7 +370,7 @@ TEST_F(vf, mdevctl_start_stop)
 
 	ASSERT_EQ(0, sh("mdevctl stop -u %s", self->uuid)) TH_LOG("%s", out);
 	EXPECT_FALSE(exists(MDEV_DEVICES "/%s", self->uuid));
-	ASSERT_EQ(0, type_attr(self->bdf, "available_instances", buf,
+	ASSERT_EQ(0, type_attr(self->parent, "available_instances", buf,
 			       sizeof(buf)));
 	EXPECT_STREQ("1", buf);
 }
@@ -352,33 +380,39 @@ TEST_F(vf, one_instance_per_vf)
 	char second[40];
 
 	new_uuid(second);
-	ASSERT_EQ(0, create_mdev(self->bdf, self->uuid));
-	EXPECT_NE(0, sh("mdevctl start -u %s -p %s -t npa-net", second,
-			self->bdf));
-	EXPECT_EQ(-EUSERS, create_mdev(self->bdf, second));
+	ASSERT_EQ(0, create_mdev(self->parent, self->uuid));
+	EXPECT_NE(0, sh("mdevctl start -u %s -p %s -t " NPA_TYPE, second,
+			self->parent));
+	EXPECT_EQ(-EUSERS, create_mdev(self->parent, second));
 	EXPECT_FALSE(exists(MDEV_DEVICES "/%s", second));
 }
 
 TEST_F(vf, bad_create_input)
 {
-	char other[16];
+	char other[16], other_parent[PARENT_LEN];
 
-	/* A parent that is not npa's, a type npa does not have. */
-	EXPECT_NE(0, sh("mdevctl start -u %s -p %s -t npa-net", self->uuid,
+	/*
+	 * A parent that is not npa's (a function npa refused, or npa's PCI
+	 * function itself: the parent is its vdpa device), a type npa does
+	 * not have.
+	 */
+	EXPECT_NE(0, sh("mdevctl start -u %s -p %s -t " NPA_TYPE, self->uuid,
 			getenv("NPA_BAD_NOIOMMU")));
-	EXPECT_NE(0, sh("mdevctl start -u %s -p %s -t npa-bogus", self->uuid,
+	EXPECT_NE(0, sh("mdevctl start -u %s -p %s -t " NPA_TYPE, self->uuid,
 			self->bdf));
-	EXPECT_NE(0, sh("mdevctl start -u %s -p 0000:7f:1f.7 -t npa-net",
+	EXPECT_NE(0, sh("mdevctl start -u %s -p %s -t npa-bogus", self->uuid,
+			self->parent));
+	EXPECT_NE(0, sh("mdevctl start -u %s -p 0000:7f:1f.7 -t " NPA_TYPE,
 			self->uuid));
 	EXPECT_FALSE(exists(MDEV_DEVICES "/%s", self->uuid));
 
-	EXPECT_EQ(-EINVAL, create_mdev(self->bdf, "not-a-uuid"));
+	EXPECT_EQ(-EINVAL, create_mdev(self->parent, "not-a-uuid"));
 
 	/* A UUID is unique across parents. */
 	ASSERT_EQ(0, vf_bdf(1, other));
-	ASSERT_EQ(0, sh(NPACTL " bind %s", other)) TH_LOG("%s", out);
-	ASSERT_EQ(0, create_mdev(self->bdf, self->uuid));
-	EXPECT_EQ(-EEXIST, create_mdev(other, self->uuid));
+	ASSERT_EQ(0, bind_vf(other, "", other_parent)) TH_LOG("%s", out);
+	ASSERT_EQ(0, create_mdev(self->parent, self->uuid));
+	EXPECT_EQ(-EEXIST, create_mdev(other_parent, self->uuid));
 }
 
 TEST_F(vf, open_info_close)
@@ -388,7 +422,7 @@ TEST_F(vf, open_info_close)
 	struct vfio v;
 	int round;
 
-	ASSERT_EQ(0, create_mdev(self->bdf, self->uuid));
+	ASSERT_EQ(0, create_mdev(self->parent, self->uuid));
 	for (round = 0; round < 2; round++) {
 		ASSERT_EQ(0, vfio_open(self->uuid, &v));
 
@@ -421,7 +455,7 @@ TEST_F(vf, second_user_refused)
 	char path[256], link[256];
 	ssize_t n;
 
-	ASSERT_EQ(0, create_mdev(self->bdf, self->uuid));
+	ASSERT_EQ(0, create_mdev(self->parent, self->uuid));
 	ASSERT_EQ(0, vfio_open(self->uuid, &v));
 
 	snprintf(path, sizeof(path), MDEV_DEVICES "/%s/iommu_group",
@@ -470,7 +504,7 @@ TEST_F_TIMEOUT(vf, remove_mdev_while_open, 120)
 {
 	char cmd[256];
 
-	ASSERT_EQ(0, create_mdev(self->bdf, self->uuid));
+	ASSERT_EQ(0, create_mdev(self->parent, self->uuid));
 	snprintf(cmd, sizeof(cmd), "echo 1 > " MDEV_DEVICES "/%s/remove",
 		 self->uuid);
 	take_away_while_open(_metadata, self->uuid, cmd);
@@ -480,7 +514,7 @@ TEST_F_TIMEOUT(vf, unbind_vf_while_open, 120)
 {
 	char cmd[256];
 
-	ASSERT_EQ(0, create_mdev(self->bdf, self->uuid));
+	ASSERT_EQ(0, create_mdev(self->parent, self->uuid));
 	snprintf(cmd, sizeof(cmd), NPACTL " unbind %s", self->bdf);
 	take_away_while_open(_metadata, self->uuid, cmd);
 	EXPECT_FALSE(exists("/sys/bus/pci/drivers/npa/%s", self->bdf));
@@ -488,7 +522,7 @@ TEST_F_TIMEOUT(vf, unbind_vf_while_open, 120)
 
 TEST_F_TIMEOUT(vf, unload_while_open, 120)
 {
-	ASSERT_EQ(0, create_mdev(self->bdf, self->uuid));
+	ASSERT_EQ(0, create_mdev(self->parent, self->uuid));
 	take_away_while_open(_metadata, self->uuid, NPACTL " unload");
 	EXPECT_FALSE(exists("/sys/module/%s", "npa_vf"));
 	EXPECT_FALSE(exists("/sys/module/%s", "npa_mdev"));
@@ -501,7 +535,7 @@ TEST_F_TIMEOUT(vf, remove_without_request_channel, 120)
 	struct vfio v;
 	pid_t pid;
 
-	ASSERT_EQ(0, create_mdev(self->bdf, self->uuid));
+	ASSERT_EQ(0, create_mdev(self->parent, self->uuid));
 	ASSERT_EQ(0, vfio_open(self->uuid, &v));
 	sh("dmesg -C");
 	snprintf(cmd, sizeof(cmd), "echo 1 > " MDEV_DEVICES "/%s/remove",
@@ -518,8 +552,8 @@ TEST_F_TIMEOUT(vf, remove_without_request_channel, 120)
 
 TEST_F_TIMEOUT(vf, defined_auto_survives_reload, 120)
 {
-	ASSERT_EQ(0, sh("mdevctl define -u %s -p %s -t npa-net --auto",
-			self->uuid, self->bdf)) TH_LOG("%s", out);
+	ASSERT_EQ(0, sh("mdevctl define -u %s -p %s -t " NPA_TYPE " --auto",
+			self->uuid, self->parent)) TH_LOG("%s", out);
 	ASSERT_EQ(0, sh("mdevctl start -u %s", self->uuid)) TH_LOG("%s", out);
 	ASSERT_TRUE(exists(MDEV_DEVICES "/%s", self->uuid));
 
@@ -530,6 +564,64 @@ TEST_F_TIMEOUT(vf, defined_auto_survives_reload, 120)
 	EXPECT_TRUE(exists(MDEV_DEVICES "/%s", self->uuid));
 	ASSERT_EQ(0, sh("mdevctl list -d"));
 	EXPECT_NE(NULL, strstr(out, "auto")) TH_LOG("%s", out);
+}
+
+/*
+ * The function is a vdpa management device; npactl's vdpa device on it
+ * carries the admin's MAC and MTU, which the parent serves even when the
+ * function has none of its own (the lab's VFs offer no VIRTIO_NET_F_MTU).
+ */
+TEST_F(vf, vdpa_mac_mtu)
+{
+	struct {
+		struct vhost_vdpa_config hdr;
+		struct virtio_net_config c;
+	} cfg = { .hdr = { .off = 0, .len = 12 } };
+	char other[16], parent[PARENT_LEN];
+	struct vfio v;
+	__u64 f;
+
+	ASSERT_EQ(0, vf_bdf(2, other));
+	ASSERT_EQ(0, bind_vf(other, "--mac 02:4e:50:41:00:02 --mtu 1400",
+			     parent)) TH_LOG("%s", out);
+	EXPECT_TRUE(exists("/sys/bus/vdpa/drivers/npa_mdev/%s", parent));
+	ASSERT_EQ(0, sh("vdpa mgmtdev show pci/%s", other)) TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(out, "net")) TH_LOG("%s", out);
+	ASSERT_EQ(0, sh("vdpa dev config show %s", parent)) TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(out, "mac 02:4e:50:41:00:02")) TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(out, "mtu 1400")) TH_LOG("%s", out);
+
+	ASSERT_EQ(0, create_mdev(parent, self->uuid));
+	ASSERT_EQ(0, vfio_open(self->uuid, &v));
+	ASSERT_EQ(0, ioctl(v.device, VHOST_GET_FEATURES, &f));
+	EXPECT_TRUE(!!(f & (1ULL << VIRTIO_NET_F_MAC)));
+	EXPECT_TRUE(!!(f & (1ULL << VIRTIO_NET_F_MTU)));
+	ASSERT_EQ(0, ioctl(v.device, VHOST_VDPA_GET_CONFIG, &cfg));
+	EXPECT_EQ(0, memcmp(cfg.c.mac, "\x02\x4e\x50\x41\x00\x02", 6));
+	EXPECT_EQ(1400, le16toh(cfg.c.mtu));
+	vfio_close(&v);
+	EXPECT_EQ(0, remove_mdev(self->uuid));
+	EXPECT_EQ(0, sh(NPACTL " unbind %s", other)) TH_LOG("%s", out);
+}
+
+/*
+ * npa_mdev takes only the vdpa devices handed to it (driver_override), and
+ * the parent makes one vdpa device per function.
+ */
+TEST_F(vf, vdpa_opt_in)
+{
+	char other[16], parent[PARENT_LEN];
+
+	ASSERT_EQ(0, vf_bdf(2, other));
+	ASSERT_EQ(0, bind_vf(other, "", parent)) TH_LOG("%s", out);
+	EXPECT_NE(0, sh("vdpa dev add name npa-test mgmtdev pci/%s", other));
+	ASSERT_EQ(0, sh("vdpa dev del %s", parent)) TH_LOG("%s", out);
+	ASSERT_EQ(0, sh("vdpa dev add name npa-test mgmtdev pci/%s", other))
+		TH_LOG("%s", out);
+	EXPECT_TRUE(exists("/sys/bus/vdpa/devices/%s", "npa-test"));
+	EXPECT_FALSE(exists("/sys/bus/vdpa/drivers/npa_mdev/%s", "npa-test"));
+	EXPECT_EQ(0, sh("vdpa dev del npa-test")) TH_LOG("%s", out);
+	EXPECT_EQ(0, sh(NPACTL " unbind %s", other)) TH_LOG("%s", out);
 }
 
 /* Functions npa must refuse, each with the reason the admin is given. */
@@ -697,6 +789,7 @@ static int vring_addr(int fd, __u32 idx, __u64 desc, __u64 avail,
 
 FIXTURE(dp) {
 	char bdf[16];
+	char parent[PARENT_LEN];
 	char uuid[40];
 	struct vfio v;
 	int fd;
@@ -708,9 +801,9 @@ FIXTURE_SETUP(dp)
 {
 	ASSERT_EQ(0, sh(NPACTL " load")) TH_LOG("%s", out);
 	ASSERT_EQ(0, vf_bdf(0, self->bdf));
-	ASSERT_EQ(0, sh(NPACTL " bind %s", self->bdf)) TH_LOG("%s", out);
+	ASSERT_EQ(0, bind_vf(self->bdf, "", self->parent)) TH_LOG("%s", out);
 	new_uuid(self->uuid);
-	ASSERT_EQ(0, create_mdev(self->bdf, self->uuid));
+	ASSERT_EQ(0, create_mdev(self->parent, self->uuid));
 	ASSERT_EQ(0, vfio_open(self->uuid, &self->v));
 	self->fd = self->v.device;
 	self->mem = mmap(NULL, MEMSZ, PROT_READ | PROT_WRITE,
@@ -743,6 +836,10 @@ TEST_F(dp, features_validated)
 
 	ASSERT_EQ(0, ioctl(self->fd, VHOST_SET_OWNER));
 	bad = f | (1ULL << VIRTIO_NET_F_CTRL_VQ);
+	EXPECT_EQ(-1, ioctl(self->fd, VHOST_SET_FEATURES, &bad));
+	EXPECT_EQ(EINVAL, errno);
+	/* A virtio 1.x device: VERSION_1 is not optional. */
+	bad = f & ~(1ULL << VIRTIO_F_VERSION_1);
 	EXPECT_EQ(-1, ioctl(self->fd, VHOST_SET_FEATURES, &bad));
 	EXPECT_EQ(EINVAL, errno);
 	EXPECT_EQ(0, ioctl(self->fd, VHOST_SET_FEATURES, &f));
@@ -843,6 +940,7 @@ TEST_F(dp, config_space)
 		struct vhost_vdpa_config hdr;
 		struct virtio_net_config c;
 	} cfg = { .hdr = { .off = 0, .len = 8 } };
+	struct vhost_vdpa_iova_range range;
 	__u32 size, id, nvqs;
 
 	ASSERT_EQ(0, ioctl(self->fd, VHOST_VDPA_GET_DEVICE_ID, &id));
@@ -851,6 +949,9 @@ TEST_F(dp, config_space)
 	EXPECT_EQ(3U, nvqs);
 	ASSERT_EQ(0, ioctl(self->fd, VHOST_VDPA_GET_CONFIG_SIZE, &size));
 	EXPECT_LE(8U, size);
+	ASSERT_EQ(0, ioctl(self->fd, VHOST_VDPA_GET_IOVA_RANGE, &range));
+	EXPECT_GE(GPA, range.first);
+	EXPECT_LE(GPA + MEMSZ - 1, range.last);
 	ASSERT_EQ(0, ioctl(self->fd, VHOST_VDPA_GET_CONFIG, &cfg));
 	/* What the lab gave VF 0, and its link is up. */
 	EXPECT_EQ(0, memcmp(cfg.c.mac, "\x52\x54\x00\x4e\x50\x00", 6));
@@ -1178,6 +1279,7 @@ TEST_F_TIMEOUT(dp, vmm_killed, 120)
 /* Frames through the VF, both ways, checked byte for byte by the peer. */
 FIXTURE(frames) {
 	char bdf[16];
+	char parent[PARENT_LEN];
 	char uuid[40];
 };
 
@@ -1200,7 +1302,8 @@ FIXTURE_VARIANT_ADD(frames, doorbell_write_1400) {
 
 FIXTURE_SETUP(frames)
 {
-	ASSERT_EQ(0, mdevctl_on_vf(1, self->bdf, self->uuid)) TH_LOG("%s", out);
+	ASSERT_EQ(0, mdevctl_on_vf(1, self->bdf, self->parent, self->uuid))
+		TH_LOG("%s", out);
 }
 
 FIXTURE_TEARDOWN(frames)
@@ -1265,6 +1368,7 @@ TEST_F_TIMEOUT(frames, link_change, 60)
  */
 FIXTURE(guest) {
 	char bdf[16];
+	char parent[PARENT_LEN];
 	char uuid[40];
 	char nic[256];
 	const char *qemu;
@@ -1274,7 +1378,8 @@ FIXTURE_SETUP(guest)
 {
 	self->qemu = getenv("NPA_QEMU");
 	ASSERT_NE(NULL, self->qemu) TH_LOG("NPA_QEMU is not set");
-	ASSERT_EQ(0, mdevctl_on_vf(3, self->bdf, self->uuid)) TH_LOG("%s", out);
+	ASSERT_EQ(0, mdevctl_on_vf(3, self->bdf, self->parent, self->uuid))
+		TH_LOG("%s", out);
 	snprintf(self->nic, sizeof(self->nic), "%s%s %s",
 		 "-netdev vhost-vfio,id=n0,sysfsdev=" MDEV_DEVICES "/", self->uuid,
 		 "-device virtio-net-pci,netdev=n0,mac=52:54:00:4e:50:03,page-per-vq=on");

@@ -37,6 +37,7 @@ rebind() {
 tools/npactl load
 npa_bdf=$(vf_bdf 0)
 tools/npactl bind "$npa_bdf" >/dev/null
+npa_parent=$(tools/npactl parent "$npa_bdf")
 # passthrough
 pt_bdf=$(vf_bdf 1)
 rebind "$pt_bdf" vfio-pci
@@ -86,7 +87,7 @@ for round in $(seq "$rounds"); do
 
 	uuid=$(cat /proc/sys/kernel/random/uuid)
 	start=$(date +%s.%N)
-	mdevctl start -u "$uuid" -p "$npa_bdf" -t npa-net
+	mdevctl start -u "$uuid" -p "$npa_parent" -t npa_mdev-net
 	run npa "$round" 10.0.0.2 "npa\\[$npa_bdf\\]-[0-9]" \
 		--setup-start "$start" --uuid "$uuid" -- \
 		-netdev "vhost-vfio,id=n0,sysfsdev=/sys/bus/mdev/devices/$uuid" \
@@ -97,10 +98,12 @@ for round in $(seq "$rounds"); do
 		-device "vfio-pci,host=$pt_bdf"
 
 	start=$(date +%s.%N)
+	# npa_mdev leaves it alone (no driver_override): vhost_vdpa takes it.
 	vdpa dev add name vdpa0 mgmtdev "pci/$vdpa_bdf"
+	vhost=$(basename /sys/bus/vdpa/devices/vdpa0/vhost-vdpa-*)
 	run vhost-vdpa "$round" 10.0.2.2 "vp-vdpa\\[$vdpa_bdf\\]" \
 		--setup-start "$start" -- \
-		-netdev vhost-vdpa,id=n0,vhostdev=/dev/vhost-vdpa-0 \
+		-netdev "vhost-vdpa,id=n0,vhostdev=/dev/$vhost" \
 		-device virtio-net-pci,netdev=n0,mac=52:54:00:4e:50:02,page-per-vq=on
 	vdpa dev del vdpa0
 

@@ -1,6 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# Inside the test host: a VF becomes an npa mdev with mdevctl, a userspace
+# Inside the test host: a VF becomes a vdpa device on npa's vdpa parent,
+# handed to npa_mdev, and an npa mdev on it is started with mdevctl, a userspace
 # driver (npa-pkt) moves frames through it both ways, then a guest with an
 # unmodified virtio_net driver runs on it through QEMU's -netdev vhost-vfio
 # ($NPA_QEMU), and everything is given back.
@@ -12,13 +13,18 @@ uuid=$(cat /proc/sys/kernel/random/uuid)
 
 say "load npa and hand it VF $vf"
 tools/npactl load
-tools/npactl bind "$vf"
+tools/npactl bind "$vf" --mac 52:54:00:4e:50:00
+parent=$(tools/npactl parent "$vf")
+vdpa mgmtdev show "pci/$vf"
+vdpa dev show "$parent"
+vdpa dev config show "$parent"
+echo "vdpa device $parent is $(basename "$(readlink "/sys/bus/vdpa/devices/$parent/driver")")'s"
 
 say "mdevctl types"
 mdevctl types
 
-say "mdevctl start --uuid $uuid --parent $vf --type npa-net"
-mdevctl start --uuid "$uuid" --parent "$vf" --type npa-net
+say "mdevctl start --uuid $uuid --parent $parent --type npa_mdev-net"
+mdevctl start --uuid "$uuid" --parent "$parent" --type npa_mdev-net
 mdevctl list
 group=$(basename "$(readlink "/sys/bus/mdev/devices/$uuid/iommu_group")")
 echo "the mdev is VFIO group $group: $(ls -l "/dev/vfio/$group")"
