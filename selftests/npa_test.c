@@ -38,7 +38,7 @@
 #define NPACTL "tools/npactl"
 #define MDEV_DEVICES "/sys/bus/mdev/devices"
 /* The mdev type: "<vdpa driver>-<type>", as the mdev core names it. */
-#define NPA_TYPE "npa_mdev-net"
+#define NPA_TYPE "npa-net"
 #define PARENT_LEN 64
 
 /* Taint bits that mean the host is hurt: bad page, died (oops), warning. */
@@ -359,7 +359,7 @@ TEST_F(vf, mdevctl_start_stop)
 	ASSERT_EQ(0, sh("mdevctl start -u %s -p %s -t " NPA_TYPE, self->uuid,
 			self->parent)) TH_LOG("%s", out);
 	ASSERT_TRUE(exists(MDEV_DEVICES "/%s", self->uuid));
-	EXPECT_TRUE(exists("/sys/bus/mdev/drivers/npa_mdev/%s",
+	EXPECT_TRUE(exists("/sys/bus/mdev/drivers/npa/%s",
 			   self->uuid));
 	EXPECT_TRUE(exists(MDEV_DEVICES "/%s/iommu_group", self->uuid));
 	ASSERT_EQ(0, type_attr(self->parent, "available_instances", buf,
@@ -584,7 +584,7 @@ TEST_F(vf, vdpa_mac_mtu)
 	ASSERT_EQ(0, vf_bdf(2, other));
 	ASSERT_EQ(0, bind_vf(other, "--mac 02:4e:50:41:00:02 --mtu 1400",
 			     parent)) TH_LOG("%s", out);
-	EXPECT_TRUE(exists("/sys/bus/vdpa/drivers/npa_mdev/%s", parent));
+	EXPECT_TRUE(exists("/sys/bus/vdpa/drivers/npa/%s", parent));
 	ASSERT_EQ(0, sh("vdpa mgmtdev show pci/%s", other)) TH_LOG("%s", out);
 	EXPECT_NE(NULL, strstr(out, "net")) TH_LOG("%s", out);
 	ASSERT_EQ(0, sh("vdpa dev config show %s", parent)) TH_LOG("%s", out);
@@ -619,7 +619,7 @@ TEST_F(vf, vdpa_opt_in)
 	ASSERT_EQ(0, sh("vdpa dev add name npa-test mgmtdev pci/%s", other))
 		TH_LOG("%s", out);
 	EXPECT_TRUE(exists("/sys/bus/vdpa/devices/%s", "npa-test"));
-	EXPECT_FALSE(exists("/sys/bus/vdpa/drivers/npa_mdev/%s", "npa-test"));
+	EXPECT_FALSE(exists("/sys/bus/vdpa/drivers/npa/%s", "npa-test"));
 	EXPECT_EQ(0, sh("vdpa dev del npa-test")) TH_LOG("%s", out);
 	EXPECT_EQ(0, sh(NPACTL " unbind %s", other)) TH_LOG("%s", out);
 }

@@ -87,7 +87,7 @@ for round in $(seq "$rounds"); do
 
 	uuid=$(cat /proc/sys/kernel/random/uuid)
 	start=$(date +%s.%N)
-	mdevctl start -u "$uuid" -p "$npa_parent" -t npa_mdev-net
+	mdevctl start -u "$uuid" -p "$npa_parent" -t npa-net
 	run npa "$round" 10.0.0.2 "npa\\[$npa_bdf\\]-[0-9]" \
 		--setup-start "$start" --uuid "$uuid" -- \
 		-netdev "vhost-vfio,id=n0,sysfsdev=/sys/bus/mdev/devices/$uuid" \

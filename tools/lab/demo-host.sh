@@ -23,8 +23,8 @@ echo "vdpa device $parent is $(basename "$(readlink "/sys/bus/vdpa/devices/$pare
 say "mdevctl types"
 mdevctl types
 
-say "mdevctl start --uuid $uuid --parent $parent --type npa_mdev-net"
-mdevctl start --uuid "$uuid" --parent "$parent" --type npa_mdev-net
+say "mdevctl start --uuid $uuid --parent $parent --type npa-net"
+mdevctl start --uuid "$uuid" --parent "$parent" --type npa-net
 mdevctl list
 group=$(basename "$(readlink "/sys/bus/mdev/devices/$uuid/iommu_group")")
 echo "the mdev is VFIO group $group: $(ls -l "/dev/vfio/$group")"

@@ -51,8 +51,11 @@
 #define NPA_MDEV_OFFSET_SHIFT		40
 #define NPA_MDEV_NOTIFY_REGION		0
 
-/* The vdpa driver's name: what driver_override must say on the vdpa bus. */
-#define NPA_MDEV_DRIVER_NAME		"npa_mdev"
+/*
+ * The vdpa and mdev drivers' name: what driver_override must say on the
+ * vdpa bus, and the prefix of the mdev type's name (npa-net).
+ */
+#define NPA_MDEV_DRIVER_NAME		"npa"
 
 /**
  * struct npa_mdev_parent - one vdpa device npa_mdev drives
@@ -1548,7 +1551,7 @@ static int npa_mdev_vdpa_probe(struct vdpa_device *vdpa)
 	np->type.sysfs_name = "net";
 	np->type.pretty_name = "npa virtio-net";
 	np->types[0] = &np->type;
-	/* The type directory is named "<driver>-net": "npa_mdev-net". */
+	/* The type directory is named "<driver>-net": "npa-net". */
 	ret = mdev_register_parent(&np->parent, &vdpa->dev, &npa_mdev_driver,
 				   np->types, ARRAY_SIZE(np->types));
 	if (ret)
