@@ -45,6 +45,13 @@ static int fail(const char *what)
 	return -err;
 }
 
+int npa_vfio_device(int group, const char *uuid)
+{
+	int device = ioctl(group, VFIO_GROUP_GET_DEVICE_FD, uuid);
+
+	return device < 0 ? fail("VFIO_GROUP_GET_DEVICE_FD") : device;
+}
+
 int npa_vfio_open(const char *uuid, int *container, int *group)
 {
 	struct vfio_group_status status = { .argsz = sizeof(status) };
@@ -77,10 +84,10 @@ int npa_vfio_open(const char *uuid, int *container, int *group)
 		n = fail("VFIO group and container");
 		goto err;
 	}
-	device = ioctl(*group, VFIO_GROUP_GET_DEVICE_FD, uuid);
+	device = npa_vfio_device(*group, uuid);
 	if (device >= 0)
 		return device;
-	n = fail("VFIO_GROUP_GET_DEVICE_FD");
+	n = device;
 err:
 	if (*group >= 0)
 		close(*group);
@@ -92,11 +99,6 @@ err:
 
 int npa_open(struct npa_dev *d, const char *uuid)
 {
-	struct {
-		struct vhost_vdpa_config hdr;
-		__u8 mac[6];
-	} cfg = { .hdr = { .off = 0, .len = 6 } };
-
 	memset(d, 0, sizeof(*d));
 	d->config_fd = -1;
 	d->device = npa_vfio_open(uuid, &d->container, &d->group);
@@ -105,6 +107,16 @@ int npa_open(struct npa_dev *d, const char *uuid)
 
 	if (ioctl(d->device, VHOST_SET_OWNER))
 		return fail("VHOST_SET_OWNER");
+	return npa_identify(d);
+}
+
+int npa_identify(struct npa_dev *d)
+{
+	struct {
+		struct vhost_vdpa_config hdr;
+		__u8 mac[6];
+	} cfg = { .hdr = { .off = 0, .len = 6 } };
+
 	if (ioctl(d->device, VHOST_GET_FEATURES, &d->features))
 		return fail("VHOST_GET_FEATURES");
 	if (ioctl(d->device, VHOST_VDPA_GET_CONFIG, &cfg))

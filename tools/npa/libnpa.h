@@ -60,7 +60,12 @@ struct npa_dev {
 /* All return 0 or -errno, with a message on stderr. */
 /* Container, group and device fds of an mdev; the device fd or -errno. */
 int npa_vfio_open(const char *uuid, int *container, int *group);
+/* Another device fd of an mdev whose group is open; the fd or -errno. */
+int npa_vfio_device(int group, const char *uuid);
+/* Open an mdev, become its owner and read its features and MAC. */
 int npa_open(struct npa_dev *d, const char *uuid);
+/* Read the features and MAC of d->device, already open and owned. */
+int npa_identify(struct npa_dev *d);
 /* Point one VFIO interrupt of the device at an eventfd (-1: none). */
 int npa_set_irq(int device, __u32 index, __u32 start, int fd);
 int npa_start(struct npa_dev *d, enum npa_kick kick);
