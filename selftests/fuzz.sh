@@ -1,0 +1,134 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Fuzz the UAPI of an npa mdev inside the lab's test host
+# (tools/lab/run-host.sh; docs/lab.md):
+#
+#   selftests/fuzz.sh [SECONDS [NPA-FUZZ-ARGS...]]
+#
+# Starts an mdev on VF 1, runs tools/npa/npa-fuzz on it for SECONDS (default
+# 20) with frames moving to VF 1's peer meanwhile, then checks that the host
+# is unhurt: no warning, oops, lockup or stall in the kernel log, locked and
+# pinned memory back to where they were, the mdev still moving frames, and
+# the mdev, the VF and npa let go.  NPA-FUZZ-ARGS go to npa-fuzz (e.g.
+# -s SEED to replay a run, -x KIND to leave a kind of operation out).  TAP
+# goes to stdout and to $NPA_OUT/fuzz.tap.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+. tools/lab/lib-host.sh
+
+secs=${1:-20}
+shift || true
+out=${NPA_OUT:-/tmp}
+tap=$out/fuzz.tap
+vf=1
+ntest=0
+fail=0
+: >"$tap"
+
+# result NAME STATUS: one TAP line.
+result() {
+	ntest=$((ntest + 1))
+	if [ "$2" = 0 ]; then
+		echo "ok $ntest - $1" | tee -a "$tap"
+	else
+		echo "not ok $ntest - $1" | tee -a "$tap"
+		fail=1
+	fi
+}
+
+# The one place that knows how an mdev is made: npa loaded, VF $vf handed
+# to it, an mdev started on it.  Sets BDF and UUID.
+start_mdev() {
+	tools/npactl load &&
+		BDF=$(vf_bdf "$vf") &&
+		tools/npactl bind "$BDF" &&
+		UUID=$(cat /proc/sys/kernel/random/uuid) &&
+		mdevctl start --uuid "$UUID" --parent "$BDF" --type npa-net
+}
+
+mlocked_kb() {
+	awk '/^Mlocked:/ { print $2 }' /proc/meminfo
+}
+
+# Pages pinned with FOLL_PIN, system wide: the least of a few samples (the
+# test host's 9p I/O pins pages for a moment too), as npa_test counts them.
+pinned_pages() {
+	local i least= v
+	for i in $(seq 10); do
+		echo 1 >/proc/sys/vm/stat_refresh
+		v=$(awk '/^nr_foll_pin_acquired / { a = $2 }
+			 /^nr_foll_pin_released / { r = $2 }
+			 END { print a - r }' /proc/vmstat)
+		if [ -z "$least" ] || [ "$v" -lt "$least" ]; then
+			least=$v
+		fi
+		sleep 0.05
+	done
+	echo "$least"
+}
+
+# Taint bits of a hurt kernel: bad page, died, warning, soft lockup.
+hurt_taint() {
+	echo $(($(cat /proc/sys/kernel/tainted) & (1 << 5 | 1 << 7 | 1 << 9 | 1 << 14)))
+}
+
+say "setting up an mdev on VF $vf"
+start_mdev
+st=$?
+result "setup: npa loaded, VF $vf bound, mdev started" $st
+if [ $st != 0 ]; then
+	echo "Bail out! no mdev to fuzz" | tee -a "$tap"
+	exit 1
+fi
+
+mlocked=$(mlocked_kb)
+pinned=$(pinned_pages)
+taint=$(hurt_taint)
+dmesg_lines=$(dmesg | wc -l)
+echo "# baseline: Mlocked $mlocked kB, $pinned pinned pages, taint $taint"
+
+say "npa-fuzz for $secs s"
+timeout -k 10 $((secs + 120)) tools/npa/npa-fuzz -u "$UUID" -t "$secs" -i "$vf" "$@" \
+	2>"$out/fuzz.err" | tee "$out/fuzz.log"
+st=${PIPESTATUS[0]}
+[ "$st" = 0 ] || echo "# npa-fuzz exited with status $st"
+tail -n 5 "$out/fuzz.err" | sed 's/^/# /'
+seed=$(sed -n 's/^npa-fuzz: seed //p' "$out/fuzz.log")
+grep -q '^npa-fuzz: done' "$out/fuzz.log" || st=1
+result "npa-fuzz ran to the end (seed $seed)" $st
+grep -q '^npa-fuzz: after closing: VmLck 0 kB, VmPin 0 kB' "$out/fuzz.log"
+result "npa-fuzz: nothing locked or pinned once the device is closed" $?
+
+dmesg | tail -n +$((dmesg_lines + 1)) >"$out/fuzz-dmesg.txt"
+pattern='WARNING:|BUG:|Oops|lockup|detected stall|blocked for more than|Call Trace:'
+if grep -qE "$pattern" "$out/fuzz-dmesg.txt"; then
+	grep -E -B5 -A30 "$pattern" "$out/fuzz-dmesg.txt" | head -80 | sed 's/^/# /'
+	st=1
+else
+	st=0
+fi
+[ "$(hurt_taint)" = "$taint" ] || st=1
+result "kernel log: no warning, oops, lockup, stall or stack dump (seed $seed)" $st
+
+now=$(mlocked_kb)
+echo "# Mlocked $now kB (baseline $mlocked kB)"
+[ "$now" = "$mlocked" ]
+result "Mlocked back to its baseline" $?
+now=$(pinned_pages)
+echo "# $now pinned pages (baseline $pinned)"
+[ "$now" -le "$pinned" ]
+result "pinned pages back to their baseline" $?
+
+say "the mdev still moves frames"
+tools/npa/npa-pkt -u "$UUID" -i "$vf" -n 100 both
+result "the mdev still moves frames after fuzzing (npa-pkt both)" $?
+
+say "letting go"
+mdevctl stop --uuid "$UUID"
+result "mdevctl stop" $?
+tools/npactl unbind "$BDF"
+result "npactl unbind $BDF" $?
+tools/npactl unload
+result "npactl unload" $?
+echo "1..$ntest" | tee -a "$tap"
+exit $fail
