@@ -7,7 +7,7 @@ KSRC ?= /usr/src/$(KSRCPKG)
 CHECKPATCH = $(KSRC)/scripts/checkpatch.pl --no-tree --strict --quiet
 C_SOURCES = $(shell git ls-files -co --exclude-standard '*.c' '*.h' 2>/dev/null | grep -v '\.mod\.c$$')
 
-.PHONY: all modules clean checkpatch sparse selftests tools check bench demo setup
+.PHONY: all modules clean checkpatch sparse selftests tools check bench demo setup fuzz
 
 all: modules selftests tools
 
@@ -38,6 +38,14 @@ bench:
 
 demo:
 	tools/lab/demo.sh
+
+# The UAPI fuzzer, longer than the test command's run (docs/lab.md):
+# make fuzz [FUZZ_SECONDS=N] [FUZZ_ARGS="-s SEED -x KIND ..."]
+FUZZ_SECONDS ?= 600
+fuzz: modules tools
+	tools/lab/run-host.sh -m 4G -t $$(($(FUZZ_SECONDS) + 300)) \
+		-o build/lab/fuzz-$$(date +%Y%m%d-%H%M%S) \
+		selftests/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_ARGS)
 
 clean:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) clean

@@ -83,6 +83,13 @@ step "selftests in a test host without an IOMMU"
 tools/lab/run-host.sh -I -o "$out-noiommu" selftests/run.sh -f noiommu
 result "selftests without an IOMMU: the test host ran them to the end" $?
 
+# A short fuzz of the UAPI.  -x huge-mem: no memory region of 64 GiB or
+# more, whose page array npa allocates whole (one of a TiB or more trips a
+# WARNING: docs/fuzz-findings.md, 1); make fuzz still has them.
+step "UAPI fuzzer, short run"
+tools/lab/run-host.sh -m 4G -o "$out-fuzz" selftests/fuzz.sh 20 -x huge-mem
+result "fuzz: the test host ran it to the end" $?
+
 step "benchmark, short variant: every data path moves frames"
 tools/lab/bench.sh --quick 2>&1 | tee build/bench-quick.log
 bench=$(sed -n 's/^bench: output in //p' build/bench-quick.log)
@@ -98,14 +105,15 @@ done
 
 count() {
 	cat "$tap" "$out/npa_test.tap" "$out-noiommu/npa_test.tap" \
-		"$bench/bench.tap" 2>/dev/null | grep -cE "$1"
+		"$out-fuzz/fuzz.tap" "$bench/bench.tap" 2>/dev/null |
+		grep -cE "$1"
 }
 pass=$(count '^ok ')
 failed=$(count '^not ok ')
 skip=$(count '^ok .*# SKIP')
 pass=$((pass - skip))
 [ "$pass" -gt 0 ] || fail=1
-for d in "$out" "$out-noiommu"; do
+for d in "$out" "$out-noiommu" "$out-fuzz"; do
 	if grep -qE "WARNING:|BUG:|Oops" "$d/dmesg.txt" 2>/dev/null; then
 		echo "the test host's kernel log has a WARNING/BUG/Oops ($d/dmesg.txt):"
 		grep -E -A20 "WARNING:|BUG:|Oops" "$d/dmesg.txt" | head -60

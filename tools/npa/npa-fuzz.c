@@ -14,8 +14,8 @@
  * random and boundary sizes, indexes, addresses, flags and file
  * descriptors.  With -i, a traffic thread also moves frames through the
  * mdev with libnpa, to the lab peer of VF I, as long as the fuzzing lets it.
- * -x leaves out an operation kind (or "huge-mem", memory table regions of a
- * TiB and more); -t and -n bound the run (-n: operations in all, split
+ * -x leaves out an operation kind (or "huge-mem", memory table regions of
+ * 64 GiB and more); -t and -n bound the run (-n: operations in all, split
  * between the threads).  The seed is printed first: the same seed, -n and
  * -j replay each thread's sequence of operations (the interleaving of
  * threads is the scheduler's).  The summary counts operations per kind and
@@ -55,7 +55,8 @@
 #define POOL_PAGES	1024	/* the memory table's usual memory: 4 MiB */
 #define SMALL_PAGES	16
 #define GPA_BASE	0x40000000ULL
-#define HUGE_MEM	0x10000000000ULL	/* 1 TiB: -x huge-mem */
+/* -x huge-mem: no region this large (its page array alone: 128 MiB). */
+#define HUGE_MEM	0x1000000000ULL		/* 64 GiB */
 /* VFIO region offsets, as vfio-pci and npa lay them out. */
 #define REGION_SHIFT	40
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
