@@ -4,7 +4,7 @@
  * several threads at once, to shake out kernel bugs (docs/lab.md).
  *
  *   npa-fuzz -u UUID [-s SEED] [-t SECONDS] [-n OPS] [-j THREADS]
- *            [-i VF] [-x KIND]...
+ *            [-i VF] [-x KIND]... [-v]
  *
  * The mdev is opened as libnpa opens it.  Each thread runs operations drawn
  * from its own PRNG, seeded from SEED and the thread's number: vhost
@@ -16,10 +16,13 @@
  * mdev with libnpa, to the lab peer of VF I, as long as the fuzzing lets it.
  * -x leaves out an operation kind (or "huge-mem", memory table regions of
  * 64 GiB and more); -t and -n bound the run (-n: operations in all, split
- * between the threads).  The seed is printed first: the same seed, -n and
- * -j replay each thread's sequence of operations (the interleaving of
- * threads is the scheduler's).  The summary counts operations per kind and
- * the errors they returned.  Exit status: 0 unless the mdev could not be
+ * between the threads).  The seed is printed first.  Operation N of thread
+ * T draws its numbers from a PRNG seeded from SEED, T and N alone, so the
+ * same seed and -j give each thread the same operations with the same
+ * arguments, whatever the others did (the interleaving, and the state an
+ * operation finds, are the scheduler's); -v prints each as "T.N KIND:
+ * RESULT" on stderr.  The summary counts operations per kind and the
+ * errors they returned.  Exit status: 0 unless the mdev could not be
  * opened.
  */
 #define _GNU_SOURCE
@@ -204,7 +207,8 @@ struct map {
 
 struct fuzz_thread {
 	int id;
-	__u64 rng;
+	__u64 seed;
+	__u64 rng;		/* this operation's: from seed and its number */
 	long ops;		/* its share of -n */
 	pthread_t tid;
 	struct map maps[MAX_MAPS];
@@ -216,6 +220,7 @@ static struct fuzz_thread threads[MAX_THREADS];
 static bool skipped[OP_COUNT];
 static bool skip_huge_mem;
 static bool in_child;
+static bool verbose;
 static bool stop;
 static double deadline;
 /* Counts, in memory shared with the forked children, which count theirs. */
@@ -1003,6 +1008,23 @@ static long op_reopen(struct fuzz_thread *t)
 
 static long run_op(struct fuzz_thread *t, enum op op);
 
+/* An operation's result as the summary names it: 0, errno or signal. */
+static const char *result_name(long slot)
+{
+	const char *name;
+
+	if (!slot)
+		return "ok";
+	if (slot == ERR_SEGV)
+		return "SIGSEGV";
+	if (slot == ERR_BUS)
+		return "SIGBUS";
+	if (slot < 0 || slot >= ERR_MAX)
+		return "other";
+	name = strerrorname_np(slot);
+	return name ? name : "other";
+}
+
 static void count(enum op op, long ret)
 {
 	long slot = -ret;
@@ -1211,9 +1233,13 @@ static void *fuzz_thread(void *arg)
 {
 	struct fuzz_thread *t = arg;
 	enum op op;
-	long i;
+	long i, ret;
+	__u64 s;
 
 	for (i = 0; i < t->ops && !stopped(); i++) {
+		/* Operation i draws the same numbers, whatever came before. */
+		s = t->seed + i;
+		t->rng = mix(&s);
 		op = pick_op(t, false);
 		if (dev_lost()) {
 			/* Let go of its mappings, try to reopen. */
@@ -1222,7 +1248,11 @@ static void *fuzz_thread(void *arg)
 			usleep(10000 + below(t, 40000));
 			op = OP_REOPEN;
 		}
-		count(op, run_op(t, op));
+		ret = run_op(t, op);
+		count(op, ret);
+		if (verbose)
+			fprintf(stderr, "npa-fuzz: %d.%ld %s: %s\n", t->id, i,
+				kinds[op].name, result_name(-ret));
 	}
 	return NULL;
 }
@@ -1374,7 +1404,6 @@ static long status_kb(const char *field)
 static void summary(double secs, int nthreads)
 {
 	unsigned long total = 0;
-	const char *name;
 	int i;
 
 	for (i = 0; i < OP_COUNT; i++)
@@ -1394,10 +1423,7 @@ static void summary(double secs, int nthreads)
 	for (i = 0; i < ERR_SLOTS; i++) {
 		if (!stats->results[i])
 			continue;
-		name = !i ? "ok" : i == ERR_SEGV ? "SIGSEGV" :
-		       i == ERR_BUS ? "SIGBUS" : i == ERR_MAX ? "other" :
-		       strerrorname_np(i);
-		printf("npa-fuzz: result %-15s %8lu\n", name ? name : "?",
+		printf("npa-fuzz: result %-15s %8lu\n", result_name(i),
 		       stats->results[i]);
 	}
 	if (traffic.vf < 0)
@@ -1433,7 +1459,7 @@ static int skip_kind(const char *name)
 static void bad_usage(void)
 {
 	fputs("usage: npa-fuzz -u UUID [-s SEED] [-t SECONDS] [-n OPS] [-j THREADS]\n"
-	      "                [-i VF] [-x KIND]...\n", stderr);
+	      "                [-i VF] [-x KIND]... [-v]\n", stderr);
 	exit(2);
 }
 
@@ -1451,7 +1477,7 @@ int main(int argc, char **argv)
 	double secs = 30, t0;
 	long ops = 1000000;
 
-	while ((opt = getopt(argc, argv, "u:s:t:n:j:i:x:")) != -1) {
+	while ((opt = getopt(argc, argv, "u:s:t:n:j:i:x:v")) != -1) {
 		switch (opt) {
 		case 'u':
 			dev.uuid = optarg;
@@ -1475,6 +1501,9 @@ int main(int argc, char **argv)
 		case 'x':
 			if (skip_kind(optarg))
 				exit(2);
+			break;
+		case 'v':
+			verbose = true;
 			break;
 		default:
 			bad_usage();
@@ -1508,7 +1537,7 @@ int main(int argc, char **argv)
 		__u64 s = seed ^ (0x100000001b3ULL * (i + 1));
 
 		t->id = i;
-		t->rng = mix(&s);
+		t->seed = mix(&s);
 		t->ops = ops / nthreads + (i < ops % nthreads);
 		for (j = 0; j < THREAD_EFDS; j++)
 			t->efd[j] = new_efd();
