@@ -53,6 +53,7 @@
 #define MAX_THREADS	16
 #define MAX_MAPS	8
 #define MAX_REGIONS	66	/* the limit, 64, and past it */
+#define MAX_IRQ_DATA	16	/* SET_IRQS entries: every queue, and past */
 #define THREAD_EFDS	4
 #define CHILD_OPS	8
 #define POOL_PAGES	1024	/* the memory table's usual memory: 4 MiB */
@@ -711,15 +712,15 @@ static long op_set_irqs(struct fuzz_thread *t, int fd)
 	};
 	struct {
 		struct vfio_irq_set hdr;
-		__s32 fds[MAX_REGIONS];
+		__s32 fds[MAX_IRQ_DATA];
 	} set;
-	int fresh[MAX_REGIONS];
+	int fresh[MAX_IRQ_DATA];
 	size_t data_size;
 	__u32 i, n;
 	long ret;
 
 	memset(&set, 0, sizeof(set));
-	for (i = 0; i < MAX_REGIONS; i++)
+	for (i = 0; i < MAX_IRQ_DATA; i++)
 		fresh[i] = -1;
 	set.hdr.index = one_in(t, 6) ? any_u64(t) : below(t, 3);
 	set.hdr.flags = data[below(t, 3)];
@@ -734,11 +735,11 @@ static long op_set_irqs(struct fuzz_thread *t, int fd)
 	set.hdr.count = one_in(t, 6) ? any_u64(t) : below(t, n + 2);
 	data_size = set.hdr.flags & VFIO_IRQ_SET_DATA_EVENTFD ? sizeof(__s32) :
 		    set.hdr.flags & VFIO_IRQ_SET_DATA_BOOL ? 1 : 0;
-	data_size *= set.hdr.count < MAX_REGIONS ? set.hdr.count : 0;
+	data_size *= set.hdr.count < MAX_IRQ_DATA ? set.hdr.count : 0;
 	set.hdr.argsz = one_in(t, 8) ? any_argsz(t, sizeof(set.hdr),
 						 sizeof(set)) :
 			sizeof(set.hdr) + data_size;
-	for (i = 0; i < MAX_REGIONS; i++) {
+	for (i = 0; i < MAX_IRQ_DATA; i++) {
 		if (set.hdr.flags & VFIO_IRQ_SET_DATA_EVENTFD)
 			set.fds[i] = any_fd(t, &fresh[i]);
 		else
@@ -747,7 +748,7 @@ static long op_set_irqs(struct fuzz_thread *t, int fd)
 			break;
 	}
 	ret = do_ioctl(fd, VFIO_DEVICE_SET_IRQS, arg_ptr(t, &set, sizeof(set)));
-	for (i = 0; i < MAX_REGIONS; i++)
+	for (i = 0; i < MAX_IRQ_DATA; i++)
 		close_fresh(fresh[i]);
 	return ret;
 }
