@@ -4,7 +4,7 @@
  * several threads at once, to shake out kernel bugs (docs/lab.md).
  *
  *   npa-fuzz -u UUID [-s SEED] [-t SECONDS] [-n OPS] [-j THREADS]
- *            [-i VF] [-x KIND]... [-v]
+ *            [-i VF] [-m KB] [-x KIND]... [-v]
  *
  * The mdev is opened as libnpa opens it.  Each thread runs operations drawn
  * from its own PRNG, seeded from SEED and the thread's number: vhost
@@ -14,6 +14,8 @@
  * random and boundary sizes, indexes, addresses, flags and file
  * descriptors.  With -i, a traffic thread also moves frames through the
  * mdev with libnpa, to the lab peer of VF I, as long as the fuzzing lets it.
+ * -m drops CAP_IPC_LOCK and limits RLIMIT_MEMLOCK to KB, so that pinning
+ * meets the limit (ENOMEM) as an unprivileged VMM's does.
  * -x leaves out an operation kind (or "huge-mem", memory table regions of
  * 64 GiB and more); -t and -n bound the run (-n: operations in all, split
  * between the threads).  The seed is printed first.  Operation N of thread
@@ -39,9 +41,12 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/capability.h>
 #include <linux/vfio.h>
 #include <linux/vhost.h>
 #include <linux/vhost_npa.h>
@@ -1457,10 +1462,29 @@ static int skip_kind(const char *name)
 	return -1;
 }
 
+/* Pin as a VMM without CAP_IPC_LOCK does: up to @kb, then ENOMEM. */
+static int limit_memlock(long kb)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct caps[2];
+	struct rlimit lim = { kb << 10, kb << 10 };
+
+	if (syscall(SYS_capget, &hdr, caps))
+		return -1;
+	caps[0].effective &= ~(1U << CAP_IPC_LOCK);
+	caps[0].permitted &= ~(1U << CAP_IPC_LOCK);
+	caps[0].inheritable &= ~(1U << CAP_IPC_LOCK);
+	if (syscall(SYS_capset, &hdr, caps))
+		return -1;
+	return setrlimit(RLIMIT_MEMLOCK, &lim);
+}
+
 static void bad_usage(void)
 {
 	fputs("usage: npa-fuzz -u UUID [-s SEED] [-t SECONDS] [-n OPS] [-j THREADS]\n"
-	      "                [-i VF] [-x KIND]... [-v]\n", stderr);
+	      "                [-i VF] [-m KB] [-x KIND]... [-v]\n", stderr);
 	exit(2);
 }
 
@@ -1476,9 +1500,9 @@ int main(int argc, char **argv)
 	__u64 traffic_seed;
 	int opt, i, j, nthreads = 4;
 	double secs = 30, t0;
-	long ops = 1000000;
+	long ops = 1000000, memlock_kb = -1;
 
-	while ((opt = getopt(argc, argv, "u:s:t:n:j:i:x:v")) != -1) {
+	while ((opt = getopt(argc, argv, "u:s:t:n:j:i:m:x:v")) != -1) {
 		switch (opt) {
 		case 'u':
 			dev.uuid = optarg;
@@ -1503,6 +1527,9 @@ int main(int argc, char **argv)
 			if (skip_kind(optarg))
 				exit(2);
 			break;
+		case 'm':
+			memlock_kb = atol(optarg);
+			break;
 		case 'v':
 			verbose = true;
 			break;
@@ -1511,6 +1538,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (!dev.uuid || optind != argc || secs <= 0 || ops < 1 ||
+	    memlock_kb < -1 ||
 	    nthreads < 1 || nthreads > MAX_THREADS || traffic.vf > 255)
 		bad_usage();
 	if (!seeded)
@@ -1523,6 +1551,11 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	stats = mmap(NULL, sizeof(*stats), PROT_READ | PROT_WRITE,
 		     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	/* Before any thread: capabilities are per thread. */
+	if (memlock_kb >= 0 && limit_memlock(memlock_kb)) {
+		perror("npa-fuzz: dropping CAP_IPC_LOCK");
+		return 1;
+	}
 	if (stats == MAP_FAILED || setup_memory()) {
 		perror("npa-fuzz: memory");
 		return 1;
