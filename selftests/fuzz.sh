@@ -37,13 +37,14 @@ result() {
 }
 
 # The one place that knows how an mdev is made: npa loaded, VF $vf handed
-# to it, an mdev started on it.  Sets BDF and UUID.
+# to it, an mdev started on it.  Sets BDF, PARENT (its vdpa device) and UUID.
 start_mdev() {
 	tools/npactl load &&
 		BDF=$(vf_bdf "$vf") &&
 		tools/npactl bind "$BDF" &&
+		PARENT=$(tools/npactl parent "$BDF") &&
 		UUID=$(cat /proc/sys/kernel/random/uuid) &&
-		mdevctl start --uuid "$UUID" --parent "$BDF" --type npa-net
+		mdevctl start --uuid "$UUID" --parent "$PARENT" --type npa-net
 }
 
 mlocked_kb() {
