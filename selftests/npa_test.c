@@ -692,20 +692,6 @@ TEST_F(bad, refused_and_left_as_it_was)
 
 /* ---- the data path: vhost requests on the device fd ---- */
 
-static long status_kb(const char *field)
-{
-	char line[256];
-	long v = -1;
-	FILE *f = fopen("/proc/self/status", "r");
-
-	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, field, strlen(field)))
-			v = strtol(line + strlen(field) + 1, NULL, 10);
-	if (f)
-		fclose(f);
-	return v;
-}
-
 static long pinned_now(void)
 {
 	long acq = -1, rel = -1, v;
@@ -987,7 +973,7 @@ TEST_F(dp, mem_table_bad_input)
 {
 	struct vhost_memory_region r[2] = { self->r, self->r };
 	struct mem_table big = { .hdr.nregions = 65 };
-	long lck = status_kb("VmLck:"), pin = status_kb("VmPin:");
+	long lck = npa_status_kb("VmLck:"), pin = npa_status_kb("VmPin:");
 
 	ASSERT_EQ(0, ioctl(self->fd, VHOST_SET_OWNER));
 	EXPECT_EQ(-1, ioctl(self->fd, VHOST_SET_MEM_TABLE, &big));
@@ -1010,31 +996,31 @@ TEST_F(dp, mem_table_bad_input)
 	r[0].userspace_addr = 0x10000;
 	EXPECT_EQ(-EFAULT, set_table(self->fd, 1, r));
 
-	EXPECT_EQ(lck, status_kb("VmLck:"));
-	EXPECT_EQ(pin, status_kb("VmPin:"));
+	EXPECT_EQ(lck, npa_status_kb("VmLck:"));
+	EXPECT_EQ(pin, npa_status_kb("VmPin:"));
 }
 
 /* Pinned memory is charged, and given back on change and on close. */
 TEST_F(dp, pinning_accounted_and_released)
 {
 	struct vhost_memory_region half = self->r;
-	long lck = status_kb("VmLck:"), pin = status_kb("VmPin:");
+	long lck = npa_status_kb("VmLck:"), pin = npa_status_kb("VmPin:");
 	long pins = pinned_pages();
 
 	ASSERT_EQ(0, ioctl(self->fd, VHOST_SET_OWNER));
 	ASSERT_EQ(0, set_table(self->fd, 1, &self->r));
-	EXPECT_EQ(lck + (long)(MEMSZ >> 10), status_kb("VmLck:"));
-	EXPECT_EQ(pin + (long)(MEMSZ >> 10), status_kb("VmPin:"));
+	EXPECT_EQ(lck + (long)(MEMSZ >> 10), npa_status_kb("VmLck:"));
+	EXPECT_EQ(pin + (long)(MEMSZ >> 10), npa_status_kb("VmPin:"));
 
 	half.memory_size = MEMSZ / 2;
 	ASSERT_EQ(0, set_table(self->fd, 1, &half));
-	EXPECT_EQ(lck + (long)(MEMSZ >> 11), status_kb("VmLck:"));
-	EXPECT_EQ(pin + (long)(MEMSZ >> 11), status_kb("VmPin:"));
+	EXPECT_EQ(lck + (long)(MEMSZ >> 11), npa_status_kb("VmLck:"));
+	EXPECT_EQ(pin + (long)(MEMSZ >> 11), npa_status_kb("VmPin:"));
 
 	vfio_close(&self->v);
 	self->v.device = -1;
-	EXPECT_EQ(lck, status_kb("VmLck:"));
-	EXPECT_EQ(pin, status_kb("VmPin:"));
+	EXPECT_EQ(lck, npa_status_kb("VmLck:"));
+	EXPECT_EQ(pin, npa_status_kb("VmPin:"));
 	/* System wide: nothing of ours is still pinned. */
 	EXPECT_GE(pins, pinned_pages());
 }
@@ -1063,12 +1049,12 @@ static int pin_under_limit(const char *uuid, void *mem)
 		return 12;
 	if (set_table(v.device, 1, &r) != -ENOMEM)
 		return 13;
-	if (status_kb("VmLck:") || status_kb("VmPin:"))
+	if (npa_status_kb("VmLck:") || npa_status_kb("VmPin:"))
 		return 14;
 	r.memory_size = 32 << 10;
 	if (set_table(v.device, 1, &r))
 		return 15;
-	if (status_kb("VmLck:") != 32)
+	if (npa_status_kb("VmLck:") != 32)
 		return 16;
 	return 0;
 }
@@ -1141,7 +1127,7 @@ static void *hammer_table(void *arg)
 TEST_F(dp, concurrent_requests)
 {
 	struct hammer h = { .fd = self->fd, .r = &self->r };
-	long lck = status_kb("VmLck:"), pin = status_kb("VmPin:");
+	long lck = npa_status_kb("VmLck:"), pin = npa_status_kb("VmPin:");
 	pthread_t t;
 	__u64 f;
 	int i;
@@ -1157,8 +1143,8 @@ TEST_F(dp, concurrent_requests)
 	pthread_join(t, NULL);
 	EXPECT_EQ(0, h.errors);
 	ASSERT_EQ(0, set_table(self->fd, 1, &self->r));
-	EXPECT_EQ(lck + (long)(MEMSZ >> 10), status_kb("VmLck:"));
-	EXPECT_EQ(pin + (long)(MEMSZ >> 10), status_kb("VmPin:"));
+	EXPECT_EQ(lck + (long)(MEMSZ >> 10), npa_status_kb("VmLck:"));
+	EXPECT_EQ(pin + (long)(MEMSZ >> 10), npa_status_kb("VmPin:"));
 }
 
 /*

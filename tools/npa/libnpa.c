@@ -506,3 +506,17 @@ int npa_rx(struct npa_dev *d, __u8 *buf, size_t len, int timeout_ms)
 		notify(d, vq);
 	return n;
 }
+
+long npa_status_kb(const char *field)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long v = -1;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, field, strlen(field)))
+			v = strtol(line + strlen(field), NULL, 10);
+	if (f)
+		fclose(f);
+	return v;
+}

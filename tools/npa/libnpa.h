@@ -83,5 +83,7 @@ int npa_wait_config(struct npa_dev *d, int timeout_ms);
 bool npa_link_up(struct npa_dev *d);
 /* Receive one frame into @buf, waiting up to @timeout_ms; length or -errno. */
 int npa_rx(struct npa_dev *d, __u8 *buf, size_t len, int timeout_ms);
+/* A field of /proc/self/status in kB (e.g. "VmLck:"), -1 if absent. */
+long npa_status_kb(const char *field);
 
 #endif

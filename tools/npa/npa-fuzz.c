@@ -1393,20 +1393,6 @@ static int setup_memory(void)
 	return mprotect(mem.edge + PAGE, PAGE, PROT_NONE);
 }
 
-static long status_kb(const char *field)
-{
-	char line[256];
-	long v = -1;
-	FILE *f = fopen("/proc/self/status", "r");
-
-	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, field, strlen(field)))
-			v = strtol(line + strlen(field), NULL, 10);
-	if (f)
-		fclose(f);
-	return v;
-}
-
 static void summary(double secs, int nthreads)
 {
 	unsigned long total = 0;
@@ -1601,7 +1587,7 @@ int main(int argc, char **argv)
 		close(dev.container);
 	summary(now() - t0, nthreads);
 	printf("npa-fuzz: after closing: VmLck %ld kB, VmPin %ld kB\n",
-	       status_kb("VmLck:"), status_kb("VmPin:"));
+	       npa_status_kb("VmLck:"), npa_status_kb("VmPin:"));
 	printf("npa-fuzz: done\n");
 	return 0;
 }
