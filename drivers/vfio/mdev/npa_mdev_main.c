@@ -31,6 +31,8 @@
 #include <linux/virtio_net.h>
 #include <linux/virtio_ring.h>
 
+#include "npa_mdev.h"
+
 /* What npa lets a user negotiate, whatever else the device offers. */
 #define NPA_MDEV_FEATURES						\
 	(BIT_ULL(VIRTIO_F_VERSION_1) | BIT_ULL(VIRTIO_F_ACCESS_PLATFORM) |	\
@@ -44,9 +46,6 @@
 	 BIT_ULL(VIRTIO_NET_F_HOST_ECN) | BIT_ULL(VIRTIO_NET_F_HOST_UFO) |	\
 	 BIT_ULL(VIRTIO_NET_F_MRG_RXBUF) | BIT_ULL(VIRTIO_NET_F_STATUS))
 
-/* As vhost: at most this many memory table regions. */
-#define NPA_MDEV_MAX_MEM_REGIONS	64
-
 /* Region offsets in the device fd, as vfio-pci lays them out. */
 #define NPA_MDEV_OFFSET_SHIFT		40
 #define NPA_MDEV_NOTIFY_REGION		0
@@ -56,30 +55,6 @@
  * vdpa bus, and the prefix of the mdev type's name (npa-net).
  */
 #define NPA_MDEV_DRIVER_NAME		"npa"
-
-/**
- * struct npa_mdev_parent - one vdpa device npa_mdev drives
- * @parent: the mdev core's parent, registered on the vdpa device
- * @type: the single mdev type, "net"
- * @types: the type list handed to the mdev core
- * @vdpa: the vdpa device
- * @domain: the IOMMU domain of vdpa_get_dma_dev(), for a parent without
- *	dma_map and set_map; NULL otherwise
- * @dma_iotlb: what a set_map parent is given: IOVA -> physical address
- * @range: the IOVAs the device can use
- *
- * The mappings are the mdev's (max_instances is 1) and change only under
- * its struct npa_mdev.lock.
- */
-struct npa_mdev_parent {
-	struct mdev_parent parent;
-	struct mdev_type type;
-	struct mdev_type *types[1];
-	struct vdpa_device *vdpa;
-	struct iommu_domain *domain;
-	struct vhost_iotlb *dma_iotlb;
-	struct vhost_vdpa_iova_range range;
-};
 
 /**
  * struct npa_mdev_vq - a virtqueue as the user set it up
@@ -111,57 +86,6 @@ struct npa_mdev_vq {
 	struct eventfd_ctx *call;
 	struct irq_bypass_producer producer;
 	bool bypass;
-};
-
-/**
- * struct npa_mdev_mem - the pinned pages of one memory table region
- * @pages: one per page of the region
- * @npages: how many
- */
-struct npa_mdev_mem {
-	struct page **pages;
-	unsigned long npages;
-};
-
-/**
- * struct npa_mdev - one mdev: a vfio_device on a vdpa device
- * @vdev: the VFIO device; first, as vfio_alloc_device() requires
- * @np: the parent whose vdpa device this device drives
- * @vdpa: that vdpa device
- * @lock: serialises requests; protects everything below but the eventfds
- * @irq_lock: protects @req_trigger and @config_call against their signallers
- * @req_trigger: eventfd signalled when the kernel wants the device back
- * @mm: the owner's mm (VHOST_SET_OWNER), grabbed
- * @features: negotiated features (VHOST_SET_FEATURES)
- * @features_set: @features was set since the last reset
- * @status: virtio status the user set
- * @iotlb: the memory table: guest physical -> user address, pinned pages
- * @log_base: user address of the dirty log (VHOST_SET_LOG_BASE)
- * @config_call: config change eventfd
- * @nvqs: number of virtqueues
- * @vqs: the virtqueues
- * @host_kicks: kicks the host relayed to a doorbell (kick eventfd or
- *	doorbell region write), not written by the guest itself
- * @host_calls: device interrupts the host relayed to a call eventfd
- */
-struct npa_mdev {
-	struct vfio_device vdev;
-	struct npa_mdev_parent *np;
-	struct vdpa_device *vdpa;
-	struct mutex lock;	/* serialises requests */
-	spinlock_t irq_lock;	/* protects req_trigger, config_call */
-	struct eventfd_ctx *req_trigger;
-	struct mm_struct *mm;
-	u64 features;
-	bool features_set;
-	u8 status;
-	struct vhost_iotlb *iotlb;
-	u64 log_base;
-	struct eventfd_ctx *config_call;
-	u16 nvqs;
-	struct npa_mdev_vq *vqs;
-	atomic64_t host_kicks;
-	atomic64_t host_calls;
 };
 
 static struct npa_mdev *vdev_to_nm(struct vfio_device *vdev)
@@ -299,300 +223,6 @@ static void npa_mdev_bypass_off(struct npa_mdev_vq *vq)
 	vq->bypass = false;
 }
 
-/*
- * The device's DMA mappings: through the parent's dma_map, or into the table
- * a set_map parent is given (npa_mdev_dma_commit()), or into npa_mdev's own
- * IOMMU domain on the DMA device.
- */
-static int npa_mdev_dma_map(struct npa_mdev *nm, u64 iova, phys_addr_t pa,
-			    u64 size)
-{
-	struct npa_mdev_parent *np = nm->np;
-	const struct vdpa_config_ops *ops = np->vdpa->config;
-
-	if (ops->dma_map)
-		return ops->dma_map(np->vdpa, 0, iova, size, pa, VHOST_MAP_RW,
-				    NULL);
-	if (ops->set_map)
-		return vhost_iotlb_add_range(np->dma_iotlb, iova,
-					     iova + size - 1, pa, VHOST_MAP_RW);
-	return iommu_map(np->domain, iova, pa, size,
-			 IOMMU_READ | IOMMU_WRITE | IOMMU_CACHE,
-			 GFP_KERNEL_ACCOUNT);
-}
-
-static void npa_mdev_dma_unmap(struct npa_mdev *nm, u64 iova, u64 size)
-{
-	struct npa_mdev_parent *np = nm->np;
-	const struct vdpa_config_ops *ops = np->vdpa->config;
-
-	if (ops->dma_map)
-		ops->dma_unmap(np->vdpa, 0, iova, size);
-	else if (ops->set_map)
-		vhost_iotlb_del_range(np->dma_iotlb, iova, iova + size - 1);
-	else
-		iommu_unmap(np->domain, iova, size);
-}
-
-/* A set_map parent takes the whole table, after every change to it. */
-static int npa_mdev_dma_commit(struct npa_mdev *nm)
-{
-	struct npa_mdev_parent *np = nm->np;
-	const struct vdpa_config_ops *ops = np->vdpa->config;
-
-	if (ops->dma_map || !ops->set_map)
-		return 0;
-	return ops->set_map(np->vdpa, 0, np->dma_iotlb);
-}
-
-/* Memory table: pin a region, map it at IOVA = guest physical address. */
-static void npa_mdev_unmap_region(struct npa_mdev *nm,
-				  struct vhost_iotlb_map *map)
-{
-	struct npa_mdev_mem *mem = map->opaque;
-
-	npa_mdev_dma_unmap(nm, map->start, map->size);
-	unpin_user_pages_dirty_lock(mem->pages, mem->npages, true);
-	atomic64_sub(mem->npages, &nm->mm->pinned_vm);
-	if (mmget_not_zero(nm->mm)) {
-		account_locked_vm(nm->mm, mem->npages, false);
-		mmput(nm->mm);
-	}
-	kvfree(mem->pages);
-	kfree(mem);
-	vhost_iotlb_map_free(nm->iotlb, map);
-}
-
-static void npa_mdev_clear_mem(struct npa_mdev *nm)
-{
-	struct vhost_iotlb_map *map;
-
-	while ((map = vhost_iotlb_itree_first(nm->iotlb, 0, U64_MAX)))
-		npa_mdev_unmap_region(nm, map);
-	npa_mdev_dma_commit(nm);
-}
-
-static int npa_mdev_pin(struct npa_mdev_mem *mem, u64 uaddr)
-{
-	unsigned long done = 0;
-	long ret = 0;
-
-	mmap_read_lock(current->mm);
-	while (done < mem->npages) {
-		ret = pin_user_pages(uaddr + (done << PAGE_SHIFT),
-				     mem->npages - done,
-				     FOLL_LONGTERM | FOLL_WRITE,
-				     mem->pages + done);
-		if (ret <= 0)
-			break;
-		done += ret;
-	}
-	mmap_read_unlock(current->mm);
-	if (done == mem->npages)
-		return 0;
-	unpin_user_pages(mem->pages, done);
-	return ret < 0 ? ret : -EFAULT;
-}
-
-/* Map physically contiguous runs of the pinned pages. */
-static int npa_mdev_map_runs(struct npa_mdev *nm, struct npa_mdev_mem *mem,
-			     u64 gpa)
-{
-	unsigned long i, start = 0;
-	int ret;
-
-	for (i = 1; i <= mem->npages; i++) {
-		if (i < mem->npages &&
-		    page_to_pfn(mem->pages[i]) ==
-		    page_to_pfn(mem->pages[i - 1]) + 1)
-			continue;
-		ret = npa_mdev_dma_map(nm, gpa + (start << PAGE_SHIFT),
-				       page_to_phys(mem->pages[start]),
-				       (i - start) << PAGE_SHIFT);
-		if (ret) {
-			if (start)
-				npa_mdev_dma_unmap(nm, gpa, start << PAGE_SHIFT);
-			return ret;
-		}
-		start = i;
-	}
-	return 0;
-}
-
-static int npa_mdev_map_region(struct npa_mdev *nm,
-			       const struct vhost_memory_region *r)
-{
-	struct npa_mdev_mem *mem;
-	int ret;
-
-	mem = kzalloc(sizeof(*mem), GFP_KERNEL_ACCOUNT);
-	if (!mem)
-		return -ENOMEM;
-	mem->npages = r->memory_size >> PAGE_SHIFT;
-	/* Charge first: the page array is as large as the region is. */
-	ret = account_locked_vm(nm->mm, mem->npages, true);
-	if (ret) {
-		dev_warn_ratelimited(nm->vdev.dev,
-				     "pinning %lu pages exceeds RLIMIT_MEMLOCK\n",
-				     mem->npages);
-		goto err_mem;
-	}
-	mem->pages = kvmalloc_array(mem->npages, sizeof(*mem->pages),
-				    GFP_KERNEL_ACCOUNT);
-	if (!mem->pages) {
-		ret = -ENOMEM;
-		goto err_account;
-	}
-	ret = npa_mdev_pin(mem, r->userspace_addr);
-	if (ret)
-		goto err_pages;
-	ret = npa_mdev_map_runs(nm, mem, r->guest_phys_addr);
-	if (ret)
-		goto err_unpin;
-	ret = vhost_iotlb_add_range_ctx(nm->iotlb, r->guest_phys_addr,
-					r->guest_phys_addr + r->memory_size - 1,
-					r->userspace_addr, VHOST_MAP_RW, mem);
-	if (ret)
-		goto err_unmap;
-	/* Charged to locked_vm (the limit), shown in pinned_vm (VmPin). */
-	atomic64_add(mem->npages, &nm->mm->pinned_vm);
-	return 0;
-
-err_unmap:
-	npa_mdev_dma_unmap(nm, r->guest_phys_addr, r->memory_size);
-err_unpin:
-	unpin_user_pages(mem->pages, mem->npages);
-err_pages:
-	kvfree(mem->pages);
-err_account:
-	account_locked_vm(nm->mm, mem->npages, false);
-err_mem:
-	kfree(mem);
-	return ret;
-}
-
-static int npa_mdev_check_region(struct npa_mdev *nm, struct vhost_iotlb *seen,
-				 const struct vhost_memory_region *r)
-{
-	u64 last = r->guest_phys_addr + r->memory_size - 1;
-
-	if (!r->memory_size || !PAGE_ALIGNED(r->guest_phys_addr) ||
-	    !PAGE_ALIGNED(r->memory_size) || !PAGE_ALIGNED(r->userspace_addr) ||
-	    last < r->guest_phys_addr ||
-	    r->userspace_addr + r->memory_size < r->userspace_addr) {
-		dev_warn_ratelimited(nm->vdev.dev,
-				     "memory region 0x%llx+0x%llx at 0x%llx: empty, unaligned or wrapping\n",
-				     r->guest_phys_addr, r->memory_size,
-				     r->userspace_addr);
-		return -EINVAL;
-	}
-	if (r->guest_phys_addr < nm->np->range.first ||
-	    last > nm->np->range.last) {
-		dev_warn_ratelimited(nm->vdev.dev,
-				     "memory region 0x%llx+0x%llx is outside the device's IOVA range [0x%llx, 0x%llx]\n",
-				     r->guest_phys_addr, r->memory_size,
-				     nm->np->range.first, nm->np->range.last);
-		return -EINVAL;
-	}
-	if (vhost_iotlb_itree_first(seen, r->guest_phys_addr, last)) {
-		dev_warn_ratelimited(nm->vdev.dev,
-				     "memory region 0x%llx+0x%llx overlaps another\n",
-				     r->guest_phys_addr, r->memory_size);
-		return -EINVAL;
-	}
-	return vhost_iotlb_add_range(seen, r->guest_phys_addr, last,
-				     r->userspace_addr, VHOST_MAP_RW);
-}
-
-static bool npa_mdev_same_region(struct vhost_iotlb_map *map,
-				 const struct vhost_memory_region *r)
-{
-	return map->start == r->guest_phys_addr &&
-	       map->size == r->memory_size && map->addr == r->userspace_addr;
-}
-
-/*
- * VHOST_SET_MEM_TABLE: regions in both the old and the new table stay
- * mapped (the device may be using them); the others are unmapped and
- * unpinned, or pinned and mapped.
- */
-static long npa_mdev_set_mem_table(struct npa_mdev *nm, void __user *arg)
-{
-	struct vhost_memory_region *regions;
-	struct vhost_iotlb_map *map, *next;
-	struct vhost_memory hdr;
-	struct vhost_iotlb *seen;
-	u32 i;
-	long ret;
-
-	if (copy_from_user(&hdr, arg, sizeof(hdr)))
-		return -EFAULT;
-	if (hdr.padding)
-		return -EOPNOTSUPP;
-	if (hdr.nregions > NPA_MDEV_MAX_MEM_REGIONS)
-		return -E2BIG;
-	regions = memdup_array_user(arg + sizeof(hdr), hdr.nregions,
-				    sizeof(*regions));
-	if (IS_ERR(regions))
-		return PTR_ERR(regions);
-
-	seen = vhost_iotlb_alloc(0, 0);
-	if (!seen) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	for (i = 0; i < hdr.nregions; i++) {
-		ret = npa_mdev_check_region(nm, seen, &regions[i]);
-		if (ret)
-			goto out;
-	}
-	vhost_iotlb_free(seen);
-	seen = NULL;
-	ret = 0;
-
-	for (map = vhost_iotlb_itree_first(nm->iotlb, 0, U64_MAX); map;
-	     map = next) {
-		next = vhost_iotlb_itree_next(map, 0, U64_MAX);
-		for (i = 0; i < hdr.nregions; i++)
-			if (npa_mdev_same_region(map, &regions[i]))
-				break;
-		if (i == hdr.nregions)
-			npa_mdev_unmap_region(nm, map);
-	}
-	for (i = 0; i < hdr.nregions; i++) {
-		map = vhost_iotlb_itree_first(nm->iotlb,
-					      regions[i].guest_phys_addr,
-					      regions[i].guest_phys_addr);
-		if (map && npa_mdev_same_region(map, &regions[i]))
-			continue;
-		ret = npa_mdev_map_region(nm, &regions[i]);
-		if (ret)
-			break;
-	}
-	/* Whatever the table now holds, a set_map parent must see it. */
-	if (npa_mdev_dma_commit(nm) && !ret)
-		ret = -EIO;
-out:
-	if (seen)
-		vhost_iotlb_free(seen);
-	kfree(regions);
-	return ret;
-}
-
-/* Is [@gpa, @gpa + @len) inside one region of the memory table? */
-static struct vhost_iotlb_map *npa_mdev_gpa_map(struct npa_mdev *nm, u64 gpa,
-						u64 len)
-{
-	struct vhost_iotlb_map *map;
-
-	if (gpa + len - 1 < gpa)
-		return NULL;
-	map = vhost_iotlb_itree_first(nm->iotlb, gpa, gpa + len - 1);
-	if (!map || map->start > gpa || map->last < gpa + len - 1)
-		return NULL;
-	return map;
-}
-
 static int npa_mdev_check_rings(struct npa_mdev_vq *vq)
 {
 	struct npa_mdev *nm = vq->nm;
@@ -604,9 +234,9 @@ static int npa_mdev_check_rings(struct npa_mdev_vq *vq)
 				     vq_index(vq));
 		return -EINVAL;
 	}
-	if (!npa_mdev_gpa_map(nm, vq->desc, 16 * num) ||
-	    !npa_mdev_gpa_map(nm, vq->avail, 6 + 2 * num) ||
-	    !npa_mdev_gpa_map(nm, vq->used, 6 + 8 * num)) {
+	if (!npa_mem_covers(nm, vq->desc, 16 * num) ||
+	    !npa_mem_covers(nm, vq->avail, 6 + 2 * num) ||
+	    !npa_mem_covers(nm, vq->used, 6 + 8 * num)) {
 		dev_warn_ratelimited(nm->vdev.dev,
 				     "queue %u: a ring lies outside the memory table\n",
 				     vq_index(vq));
@@ -623,19 +253,16 @@ static int npa_mdev_check_rings(struct npa_mdev_vq *vq)
 static u16 npa_mdev_used_idx(struct npa_mdev_vq *vq)
 {
 	u64 gpa = vq->used + offsetof(struct vring_used, idx);
-	struct vhost_iotlb_map *map;
-	struct npa_mdev_mem *mem;
-	u64 off;
+	struct page *page;
 	__le16 *p;
 	u16 idx;
 
-	map = vq->addr_set ? npa_mdev_gpa_map(vq->nm, gpa, 2) : NULL;
-	if (!map)
+	page = vq->addr_set && npa_mem_covers(vq->nm, gpa, 2) ?
+	       npa_mem_page(vq->nm, gpa) : NULL;
+	if (!page)
 		return vq->base;
-	mem = map->opaque;
-	off = gpa - map->start;
-	p = kmap_local_page(mem->pages[off >> PAGE_SHIFT]);
-	idx = le16_to_cpu(READ_ONCE(p[offset_in_page(off) / 2]));
+	p = kmap_local_page(page);
+	idx = le16_to_cpu(READ_ONCE(p[offset_in_page(gpa) / 2]));
 	kunmap_local(p);
 	return idx;
 }
@@ -952,7 +579,7 @@ static long npa_mdev_vhost_ioctl(struct npa_mdev *nm, unsigned int cmd,
 	case VHOST_SET_FEATURES:
 		return npa_mdev_set_features(nm, arg);
 	case VHOST_SET_MEM_TABLE:
-		return npa_mdev_set_mem_table(nm, arg);
+		return npa_mem_set_table(nm, arg);
 	case VHOST_SET_LOG_BASE:
 		return copy_from_user(&nm->log_base, arg,
 				      sizeof(nm->log_base)) ? -EFAULT : 0;
@@ -1012,7 +639,7 @@ static void npa_mdev_close_device(struct vfio_device *vdev)
 	npa_mdev_swap_ctx(&nm->irq_lock, &nm->config_call, NULL);
 	npa_mdev_swap_ctx(&nm->irq_lock, &nm->req_trigger, NULL);
 	if (nm->mm) {
-		npa_mdev_clear_mem(nm);
+		npa_mem_clear(nm);
 		mmdrop(nm->mm);
 		nm->mm = NULL;
 	}

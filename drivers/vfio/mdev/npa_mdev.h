@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * What npa_mdev's files share: the parent and device structures, and the
+ * guest memory interface npa_mem.c offers the vhost request code.
+ */
+#ifndef NPA_MDEV_H
+#define NPA_MDEV_H
+
+#include <linux/atomic.h>
+#include <linux/mdev.h>
+#include <linux/mutex.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+#include <linux/vfio.h>
+#include <linux/vhost_types.h>
+
+struct eventfd_ctx;
+struct iommu_domain;
+struct mm_struct;
+struct npa_mdev_vq;
+struct page;
+struct vdpa_device;
+struct vhost_iotlb;
+
+/* As vhost: at most this many memory table regions. */
+#define NPA_MDEV_MAX_MEM_REGIONS	64
+
+/**
+ * struct npa_mdev_parent - one vdpa device npa_mdev drives
+ * @parent: the mdev core's parent, registered on the vdpa device
+ * @type: the single mdev type, "net"
+ * @types: the type list handed to the mdev core
+ * @vdpa: the vdpa device
+ * @domain: the IOMMU domain of vdpa_get_dma_dev(), for a parent without
+ *	dma_map and set_map; NULL otherwise
+ * @dma_iotlb: what a set_map parent is given: IOVA -> physical address
+ * @range: the IOVAs the device can use
+ *
+ * The mappings are the mdev's (max_instances is 1) and change only under
+ * its struct npa_mdev.lock.
+ */
+struct npa_mdev_parent {
+	struct mdev_parent parent;
+	struct mdev_type type;
+	struct mdev_type *types[1];
+	struct vdpa_device *vdpa;
+	struct iommu_domain *domain;
+	struct vhost_iotlb *dma_iotlb;
+	struct vhost_vdpa_iova_range range;
+};
+
+/**
+ * struct npa_mdev - one mdev: a vfio_device on a vdpa device
+ * @vdev: the VFIO device; first, as vfio_alloc_device() requires
+ * @np: the parent whose vdpa device this device drives
+ * @vdpa: that vdpa device
+ * @lock: serialises requests; protects everything below but the eventfds
+ * @irq_lock: protects @req_trigger and @config_call against their signallers
+ * @req_trigger: eventfd signalled when the kernel wants the device back
+ * @mm: the owner's mm (VHOST_SET_OWNER), grabbed
+ * @features: negotiated features (VHOST_SET_FEATURES)
+ * @features_set: @features was set since the last reset
+ * @status: virtio status the user set
+ * @iotlb: the memory table, guest physical -> user address; each region's
+ *	opaque is the vhost_iotlb of its pinned runs (npa_mem.c)
+ * @log_base: user address of the dirty log (VHOST_SET_LOG_BASE)
+ * @config_call: config change eventfd
+ * @nvqs: number of virtqueues
+ * @vqs: the virtqueues
+ * @host_kicks: kicks the host relayed to a doorbell (kick eventfd or
+ *	doorbell region write), not written by the guest itself
+ * @host_calls: device interrupts the host relayed to a call eventfd
+ */
+struct npa_mdev {
+	struct vfio_device vdev;
+	struct npa_mdev_parent *np;
+	struct vdpa_device *vdpa;
+	struct mutex lock;	/* serialises requests */
+	spinlock_t irq_lock;	/* protects req_trigger, config_call */
+	struct eventfd_ctx *req_trigger;
+	struct mm_struct *mm;
+	u64 features;
+	bool features_set;
+	u8 status;
+	struct vhost_iotlb *iotlb;
+	u64 log_base;
+	struct eventfd_ctx *config_call;
+	u16 nvqs;
+	struct npa_mdev_vq *vqs;
+	atomic64_t host_kicks;
+	atomic64_t host_calls;
+};
+
+/* npa_mem.c: the memory table; all under npa_mdev.lock. */
+long npa_mem_set_table(struct npa_mdev *nm, void __user *arg);
+void npa_mem_clear(struct npa_mdev *nm);
+bool npa_mem_covers(struct npa_mdev *nm, u64 gpa, u64 len);
+struct page *npa_mem_page(struct npa_mdev *nm, u64 gpa);
+
+#endif /* NPA_MDEV_H */
