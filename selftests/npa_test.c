@@ -339,7 +339,7 @@ TEST_F(vf, type_attributes)
 			       sizeof(buf)));
 	EXPECT_STREQ("1", buf);
 	ASSERT_EQ(0, type_attr(self->parent, "description", buf, sizeof(buf)));
-	EXPECT_NE(NULL, strstr(buf, "virtio-net data path, 3 virtqueues"))
+	EXPECT_NE(NULL, strstr(buf, "virtio-net data path, 2 virtqueues"))
 		TH_LOG("description: %s", buf);
 
 	ASSERT_EQ(0, sh("mdevctl types"));
@@ -998,6 +998,45 @@ TEST_F(dp, set_irqs_all_or_nothing)
 	close(b);
 }
 
+/*
+ * The VF has a control queue (queue 2), but the user gets the data queues
+ * alone: a control queue would let it set the MAC that is the admin's.
+ */
+TEST_F(dp, control_queue_hidden)
+{
+	struct vfio_region_info ri = { .argsz = sizeof(ri) };
+	struct vfio_irq_info irq = {
+		.argsz = sizeof(irq), .index = VHOST_NPA_VQ_IRQ_INDEX,
+	};
+	struct vhost_vring_state st = { .index = 2 };
+	__s32 none = -1;
+	__u32 nvqs;
+
+	ASSERT_EQ(0, ioctl(self->fd, VHOST_VDPA_GET_VQS_COUNT, &nvqs));
+	EXPECT_EQ(2U, nvqs);
+	ASSERT_EQ(0, ioctl(self->fd, VFIO_DEVICE_GET_IRQ_INFO, &irq));
+	EXPECT_EQ(2U, irq.count);
+	ASSERT_EQ(0, ioctl(self->fd, VFIO_DEVICE_GET_REGION_INFO, &ri));
+	EXPECT_EQ(2UL * getpagesize(), ri.size);
+	/* The lab's VFs have a page per doorbell: the guest may map them. */
+	EXPECT_TRUE(!!(ri.flags & VFIO_REGION_INFO_FLAG_MMAP));
+
+	ASSERT_EQ(0, ioctl(self->fd, VHOST_SET_OWNER));
+	EXPECT_EQ(-ENOBUFS, vring(self->fd, VHOST_SET_VRING_NUM, 2, 64));
+	EXPECT_EQ(-ENOBUFS, vring(self->fd, VHOST_VDPA_SET_VRING_ENABLE, 2,
+				  1));
+	EXPECT_EQ(-ENOBUFS, vring(self->fd, VHOST_SET_VRING_BASE, 2, 0));
+	EXPECT_EQ(-ENOBUFS, vring_addr(self->fd, 2, GPA, GPA + 0x1000,
+				       GPA + 0x2000));
+	EXPECT_EQ(-1, ioctl(self->fd, VHOST_GET_VRING_BASE, &st));
+	EXPECT_EQ(ENOBUFS, errno);
+	EXPECT_EQ(-EINVAL, set_irqs(self->fd, EVENTFDS, VHOST_NPA_VQ_IRQ_INDEX,
+				    2, 1, &none));
+	EXPECT_EQ(-1, pwrite(self->fd, "\0\0", 2,
+			     ri.offset + 2 * getpagesize()));
+	EXPECT_EQ(EINVAL, errno);
+}
+
 TEST_F(dp, bad_requests)
 {
 	struct vfio_region_info ri = { .argsz = sizeof(ri) };
@@ -1073,8 +1112,9 @@ TEST_F(dp, config_space)
 
 	ASSERT_EQ(0, ioctl(self->fd, VHOST_VDPA_GET_DEVICE_ID, &id));
 	EXPECT_EQ(1U, id);
+	/* The VF has a control queue too: it is not the user's. */
 	ASSERT_EQ(0, ioctl(self->fd, VHOST_VDPA_GET_VQS_COUNT, &nvqs));
-	EXPECT_EQ(3U, nvqs);
+	EXPECT_EQ(2U, nvqs);
 	ASSERT_EQ(0, ioctl(self->fd, VHOST_VDPA_GET_CONFIG_SIZE, &size));
 	EXPECT_LE(8U, size);
 	ASSERT_EQ(0, ioctl(self->fd, VHOST_VDPA_GET_IOVA_RANGE, &range));

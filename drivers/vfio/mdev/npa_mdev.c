@@ -44,6 +44,14 @@
 	 BIT_ULL(VIRTIO_NET_F_HOST_ECN) | BIT_ULL(VIRTIO_NET_F_HOST_UFO) |	\
 	 BIT_ULL(VIRTIO_NET_F_MRG_RXBUF) | BIT_ULL(VIRTIO_NET_F_STATUS))
 
+/*
+ * The queues a user sees: one receive and one transmit queue.  A control
+ * queue the device has stays out of reach: the VMM emulates one for the
+ * guest, and the device's own would let the user change what is the host
+ * admin's (the MAC).
+ */
+#define NPA_MDEV_DATA_VQS		2
+
 /* As vhost: at most this many memory table regions. */
 #define NPA_MDEV_MAX_MEM_REGIONS	64
 
@@ -138,7 +146,7 @@ struct npa_mdev_mem {
  * @iotlb: the memory table: guest physical -> user address, pinned pages
  * @log_base: user address of the dirty log (VHOST_SET_LOG_BASE)
  * @config_call: config change eventfd
- * @nvqs: number of virtqueues
+ * @nvqs: number of virtqueues the user sees: NPA_MDEV_DATA_VQS
  * @vqs: the virtqueues
  * @host_kicks: kicks the host relayed to a doorbell (kick eventfd or
  *	doorbell region write), not written by the guest itself
@@ -192,7 +200,7 @@ static int npa_mdev_init_dev(struct vfio_device *vdev)
 
 	nm->np = mtype_to_np(mdev->type);
 	nm->vdpa = nm->np->vdpa;
-	nm->nvqs = nm->vdpa->nvqs;
+	nm->nvqs = NPA_MDEV_DATA_VQS;
 	nm->vqs = kcalloc(nm->nvqs, sizeof(*nm->vqs), GFP_KERNEL);
 	if (!nm->vqs)
 		return -ENOMEM;
@@ -1427,7 +1435,7 @@ static ssize_t npa_mdev_show_description(struct mdev_type *mtype, char *buf)
 	struct vdpa_device *vdpa = mtype_to_np(mtype)->vdpa;
 
 	return sysfs_emit(buf, "virtio-net data path, %u virtqueues, device features 0x%llx\n",
-			  vdpa->nvqs, npa_mdev_device_features(vdpa));
+			  NPA_MDEV_DATA_VQS, npa_mdev_device_features(vdpa));
 }
 
 /* What went through the host instead of straight to the hardware. */
@@ -1565,6 +1573,11 @@ static int npa_mdev_vdpa_probe(struct vdpa_device *vdpa)
 	if (ops->get_device_id(vdpa) != VIRTIO_ID_NET) {
 		dev_err(&vdpa->dev, "virtio device id %u is not a network device\n",
 			ops->get_device_id(vdpa));
+		return -ENODEV;
+	}
+	if (vdpa->nvqs < NPA_MDEV_DATA_VQS) {
+		dev_err(&vdpa->dev, "%u virtqueues: a NIC needs a receive and a transmit queue\n",
+			vdpa->nvqs);
 		return -ENODEV;
 	}
 	if (vdpa->use_va) {
