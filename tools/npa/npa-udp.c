@@ -131,9 +131,8 @@ static int do_rx(int count, int size)
 	struct wire_stream *st = wire_stream_new(count, size);
 	__u8 buf[65536];
 	char cmd[64];
-	double t0, t;
+	double t0;
 	ssize_t n;
-	int ok;
 
 	snprintf(cmd, sizeof(cmd), "SEND %d %d 7", count, size);
 	if (!st || control(cmd))
@@ -152,13 +151,7 @@ static int do_rx(int count, int size)
 				return 1;
 		}
 	}
-	t = now() - t0;
-	printf("udp rx: %u datagrams of %d bytes in %.3f s: %.0f/s, %.0f bytes/s\n",
-	       st->arrived, size, t, st->arrived / t,
-	       (double)st->arrived * size / t);
-	ok = wire_stream_report(st, "udp rx");
-	free(st);
-	return !ok;
+	return !wire_stream_done(st, "udp rx", "datagrams", now() - t0);
 }
 
 static int blast_tx(int secs, int size)
