@@ -339,7 +339,7 @@ TEST_F(vf, type_attributes)
 			       sizeof(buf)));
 	EXPECT_STREQ("1", buf);
 	ASSERT_EQ(0, type_attr(self->parent, "description", buf, sizeof(buf)));
-	EXPECT_NE(NULL, strstr(buf, "virtio-net data path, 3 virtqueues"))
+	EXPECT_NE(NULL, strstr(buf, "virtio-net data path, 2 virtqueues"))
 		TH_LOG("description: %s", buf);
 
 	ASSERT_EQ(0, sh("mdevctl types"));
@@ -856,6 +856,187 @@ TEST_F(dp, owner_only)
 	EXPECT_EQ(0, WEXITSTATUS(st));
 }
 
+/* VFIO_DEVICE_SET_IRQS with @count eventfds (or none) from @start. */
+static int set_irqs(int fd, __u32 flags, __u32 index, __u32 start,
+		    __u32 count, const __s32 *fds)
+{
+	struct {
+		struct vfio_irq_set set;
+		__s32 fd[4];
+	} irq = {
+		.set = {
+			.argsz = sizeof(irq), .flags = flags, .index = index,
+			.start = start, .count = count,
+		},
+	};
+
+	if (fds)
+		memcpy(irq.fd, fds, count * sizeof(*fds));
+	return ioctl(fd, VFIO_DEVICE_SET_IRQS, &irq) ? -errno : 0;
+}
+
+#define EVENTFDS	(VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER)
+#define SIGNAL		(VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER)
+
+/* Signal queue @q's call eventfd through the device: did @efd get it? */
+static bool call_reaches(int fd, __u32 q, int efd)
+{
+	__u64 n;
+
+	if (set_irqs(fd, SIGNAL, VHOST_NPA_VQ_IRQ_INDEX, q, 1, NULL))
+		return false;
+	return readable(efd, 1) && read(efd, &n, sizeof(n)) == sizeof(n);
+}
+
+/*
+ * Interrupts and VFIO_DEVICE_RESET change the device: a process holding the
+ * fd but not the owner (here a forked child) gets EPERM, and the owner's
+ * eventfds and status stay.  Before VHOST_SET_OWNER, the request eventfd
+ * alone can be set, as QEMU does right after opening.
+ */
+TEST_F(dp, irqs_and_reset_owner_only)
+{
+	__s32 call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	__s32 req = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	__s32 none[2] = { -1, -1 };
+	__u64 f;
+	__u8 status;
+	pid_t pid;
+	int st;
+
+	ASSERT_LE(0, call);
+	ASSERT_LE(0, req);
+	EXPECT_EQ(-EPERM, set_irqs(self->fd, EVENTFDS,
+				   VHOST_NPA_VQ_IRQ_INDEX, 0, 1, &call));
+	EXPECT_EQ(-EPERM, set_irqs(self->fd, EVENTFDS,
+				   VHOST_NPA_CONFIG_IRQ_INDEX, 0, 1, &call));
+	EXPECT_EQ(-1, ioctl(self->fd, VFIO_DEVICE_RESET));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(0, set_req_eventfd(&self->v, req));
+
+	ASSERT_EQ(0, ioctl(self->fd, VHOST_SET_OWNER));
+	ASSERT_EQ(0, set_irqs(self->fd, EVENTFDS, VHOST_NPA_VQ_IRQ_INDEX, 0, 1,
+			      &call));
+	ASSERT_EQ(0, ioctl(self->fd, VHOST_GET_FEATURES, &f));
+	ASSERT_EQ(0, ioctl(self->fd, VHOST_SET_FEATURES, &f));
+	ASSERT_EQ(0, set_status(self->fd, S_FEAT));
+
+	pid = fork();
+	if (!pid) {
+		int bad = 0;
+
+		bad |= set_irqs(self->fd, EVENTFDS, VHOST_NPA_VQ_IRQ_INDEX,
+				0, 2, none) != -EPERM;
+		bad |= set_irqs(self->fd, SIGNAL, VHOST_NPA_VQ_IRQ_INDEX,
+				0, 0, NULL) != -EPERM;
+		bad |= set_irqs(self->fd, EVENTFDS, VHOST_NPA_REQ_IRQ_INDEX,
+				0, 1, none) != -EPERM;
+		bad |= set_irqs(self->fd, SIGNAL, VHOST_NPA_CONFIG_IRQ_INDEX,
+				0, 0, NULL) != -EPERM;
+		bad |= !(ioctl(self->fd, VFIO_DEVICE_RESET) == -1 &&
+			 errno == EPERM);
+		_exit(bad);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &st, 0));
+	EXPECT_EQ(0, WEXITSTATUS(st));
+
+	/* The owner's device is as it was. */
+	EXPECT_TRUE(call_reaches(self->fd, 0, call));
+	ASSERT_EQ(0, ioctl(self->fd, VHOST_VDPA_GET_STATUS, &status));
+	EXPECT_EQ(S_FEAT, status);
+	EXPECT_EQ(0, set_irqs(self->fd, SIGNAL, VHOST_NPA_REQ_IRQ_INDEX, 0, 1,
+			      NULL));
+	EXPECT_TRUE(readable(req, 1));
+
+	EXPECT_EQ(0, ioctl(self->fd, VFIO_DEVICE_RESET));
+	ASSERT_EQ(0, ioctl(self->fd, VHOST_VDPA_GET_STATUS, &status));
+	EXPECT_EQ(0, status);
+	close(call);
+	close(req);
+}
+
+/* One action at a time, and a bad eventfd changes none of them. */
+TEST_F(dp, set_irqs_all_or_nothing)
+{
+	__s32 a = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	__s32 b = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	__s32 fds[2];
+
+	ASSERT_LE(0, a);
+	ASSERT_LE(0, b);
+	ASSERT_EQ(0, ioctl(self->fd, VHOST_SET_OWNER));
+	fds[0] = a;
+	fds[1] = a;
+	EXPECT_EQ(-EINVAL, set_irqs(self->fd, EVENTFDS |
+				    VFIO_IRQ_SET_ACTION_MASK |
+				    VFIO_IRQ_SET_ACTION_UNMASK,
+				    VHOST_NPA_VQ_IRQ_INDEX, 0, 1, fds));
+	EXPECT_EQ(-EINVAL, set_irqs(self->fd, VFIO_IRQ_SET_DATA_EVENTFD |
+				    VFIO_IRQ_SET_ACTION_UNMASK,
+				    VHOST_NPA_VQ_IRQ_INDEX, 0, 1, fds));
+	EXPECT_FALSE(call_reaches(self->fd, 0, a));
+
+	ASSERT_EQ(0, set_irqs(self->fd, EVENTFDS, VHOST_NPA_VQ_IRQ_INDEX, 0, 2,
+			      fds));
+	fds[0] = b;
+	fds[1] = 1000;
+	EXPECT_EQ(-EBADF, set_irqs(self->fd, EVENTFDS, VHOST_NPA_VQ_IRQ_INDEX,
+				   0, 2, fds));
+	fds[1] = -2;
+	EXPECT_EQ(-EINVAL, set_irqs(self->fd, EVENTFDS, VHOST_NPA_VQ_IRQ_INDEX,
+				    0, 2, fds));
+	EXPECT_TRUE(call_reaches(self->fd, 0, a));
+	EXPECT_TRUE(call_reaches(self->fd, 1, a));
+	EXPECT_FALSE(readable(b, 0));
+
+	fds[1] = -1;
+	EXPECT_EQ(0, set_irqs(self->fd, EVENTFDS, VHOST_NPA_VQ_IRQ_INDEX, 0, 2,
+			      fds));
+	EXPECT_TRUE(call_reaches(self->fd, 0, b));
+	EXPECT_FALSE(call_reaches(self->fd, 1, a));
+	close(a);
+	close(b);
+}
+
+/*
+ * The VF has a control queue (queue 2), but the user gets the data queues
+ * alone: a control queue would let it set the MAC that is the admin's.
+ */
+TEST_F(dp, control_queue_hidden)
+{
+	struct vfio_region_info ri = { .argsz = sizeof(ri) };
+	struct vfio_irq_info irq = {
+		.argsz = sizeof(irq), .index = VHOST_NPA_VQ_IRQ_INDEX,
+	};
+	struct vhost_vring_state st = { .index = 2 };
+	__s32 none = -1;
+	__u32 nvqs;
+
+	ASSERT_EQ(0, ioctl(self->fd, VHOST_VDPA_GET_VQS_COUNT, &nvqs));
+	EXPECT_EQ(2U, nvqs);
+	ASSERT_EQ(0, ioctl(self->fd, VFIO_DEVICE_GET_IRQ_INFO, &irq));
+	EXPECT_EQ(2U, irq.count);
+	ASSERT_EQ(0, ioctl(self->fd, VFIO_DEVICE_GET_REGION_INFO, &ri));
+	EXPECT_EQ(2UL * getpagesize(), ri.size);
+	/* The lab's VFs have a page per doorbell: the guest may map them. */
+	EXPECT_TRUE(!!(ri.flags & VFIO_REGION_INFO_FLAG_MMAP));
+
+	ASSERT_EQ(0, ioctl(self->fd, VHOST_SET_OWNER));
+	EXPECT_EQ(-ENOBUFS, vring(self->fd, VHOST_SET_VRING_NUM, 2, 64));
+	EXPECT_EQ(-ENOBUFS, vring(self->fd, VHOST_VDPA_SET_VRING_ENABLE, 2,
+				  1));
+	EXPECT_EQ(-ENOBUFS, vring(self->fd, VHOST_SET_VRING_BASE, 2, 0));
+	EXPECT_EQ(-ENOBUFS, vring_addr(self->fd, 2, GPA, GPA + 0x1000,
+				       GPA + 0x2000));
+	EXPECT_EQ(-1, ioctl(self->fd, VHOST_GET_VRING_BASE, &st));
+	EXPECT_EQ(ENOBUFS, errno);
+	EXPECT_EQ(-EINVAL, set_irqs(self->fd, EVENTFDS, VHOST_NPA_VQ_IRQ_INDEX,
+				    2, 1, &none));
+	EXPECT_EQ(-1, pwrite(self->fd, "\0\0", 2,
+			     ri.offset + 2 * getpagesize()));
+	EXPECT_EQ(EINVAL, errno);
+}
+
 TEST_F(dp, bad_requests)
 {
 	struct vfio_region_info ri = { .argsz = sizeof(ri) };
@@ -931,8 +1112,9 @@ TEST_F(dp, config_space)
 
 	ASSERT_EQ(0, ioctl(self->fd, VHOST_VDPA_GET_DEVICE_ID, &id));
 	EXPECT_EQ(1U, id);
+	/* The VF has a control queue too: it is not the user's. */
 	ASSERT_EQ(0, ioctl(self->fd, VHOST_VDPA_GET_VQS_COUNT, &nvqs));
-	EXPECT_EQ(3U, nvqs);
+	EXPECT_EQ(2U, nvqs);
 	ASSERT_EQ(0, ioctl(self->fd, VHOST_VDPA_GET_CONFIG_SIZE, &size));
 	EXPECT_LE(8U, size);
 	ASSERT_EQ(0, ioctl(self->fd, VHOST_VDPA_GET_IOVA_RANGE, &range));

@@ -187,8 +187,8 @@ static int do_rx(int count, int size)
 	char cmd[64];
 	const __u8 *p;
 	size_t len;
-	double t0, t;
-	int n, ok;
+	double t0;
+	int n;
 
 	snprintf(cmd, sizeof(cmd), "SEND %d %d 7", count, size);
 	if (!st || control(cmd))
@@ -208,13 +208,7 @@ static int do_rx(int count, int size)
 				return 1;
 		}
 	}
-	t = now() - t0;
-	printf("rx: %u frames of %d bytes in %.3f s: %.0f frames/s, %.0f bytes/s\n",
-	       st->arrived, size, t, st->arrived / t,
-	       (double)st->arrived * size / t);
-	ok = wire_stream_report(st, "rx");
-	free(st);
-	return !ok;
+	return !wire_stream_done(st, "rx", "frames", now() - t0);
 }
 
 static int do_link(void)

@@ -114,6 +114,23 @@ static inline int wire_stream_report(const struct wire_stream *st,
 	       !st->corrupt;
 }
 
+/*
+ * The end of a receive: the rate over @secs of what arrived (@unit:
+ * frames, datagrams), then the report; frees @st.  True when flawless.
+ */
+static inline int wire_stream_done(struct wire_stream *st, const char *who,
+				   const char *unit, double secs)
+{
+	int ok;
+
+	printf("%s: %u %s of %u bytes in %.3f s: %.0f %s/s, %.0f bytes/s\n",
+	       who, st->arrived, unit, st->size, secs, st->arrived / secs, unit,
+	       (double)st->arrived * st->size / secs);
+	ok = wire_stream_report(st, who);
+	free(st);
+	return ok;
+}
+
 /* The peer's answer to REPORT: what reached its port 9 since RESET. */
 struct wire_report {
 	unsigned long long count, bytes, digest;

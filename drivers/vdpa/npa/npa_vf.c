@@ -37,6 +37,8 @@
  * struct npa_vf_vq - a virtqueue of the function
  * @notify: the mapped doorbell
  * @notify_pa: its physical address
+ * @notify_size: the notification area reported: PAGE_SIZE when the
+ *	doorbell's page holds nothing else, so it may be mapped into a guest
  * @irq: the Linux IRQ of the queue's own MSI-X vector
  * @cb: what the interrupt calls; changed with the IRQ disabled
  * @num_max: the largest ring size the queue accepts
@@ -44,6 +46,7 @@
 struct npa_vf_vq {
 	void __iomem *notify;
 	resource_size_t notify_pa;
+	resource_size_t notify_size;
 	int irq;
 	struct vdpa_callback cb;
 	u16 num_max;
@@ -282,7 +285,7 @@ npa_vf_get_vq_notification(struct vdpa_device *vdpa, u16 qid)
 	struct npa_vf *vf = vdpa_to_vf(vdpa);
 	struct vdpa_notification_area area = {
 		.addr = vf->vqs[qid].notify_pa,
-		.size = vf->mdev.notify_offset_multiplier,
+		.size = vf->vqs[qid].notify_size,
 	};
 
 	return area;
@@ -559,6 +562,103 @@ static int npa_vf_setup_irqs(struct npa_vf *vf)
 				vf);
 }
 
+/* Do @len bytes at @off in BAR @bar meet the page at @page? */
+static bool npa_vf_in_page(struct pci_dev *pdev, u8 bar, u64 off, u64 len,
+			   resource_size_t page)
+{
+	resource_size_t start;
+
+	if (bar >= PCI_STD_NUM_BARS || !len ||
+	    !(pci_resource_flags(pdev, bar) & IORESOURCE_MEM))
+		return false;
+	start = pci_resource_start(pdev, bar) + off;
+	return start < page + PAGE_SIZE && page < start + len;
+}
+
+/* Does a virtio capability structure other than the doorbells meet @page? */
+static bool npa_vf_cap_in_page(struct pci_dev *pdev, resource_size_t page)
+{
+	u32 off, len, off_hi = 0, len_hi = 0;
+	u8 pos, type, bar;
+
+	for (pos = pci_find_capability(pdev, PCI_CAP_ID_VNDR); pos;
+	     pos = pci_find_next_capability(pdev, pos, PCI_CAP_ID_VNDR)) {
+		pci_read_config_byte(pdev, pos +
+				     offsetof(struct virtio_pci_cap, cfg_type),
+				     &type);
+		if (type == VIRTIO_PCI_CAP_NOTIFY_CFG)
+			continue;
+		pci_read_config_byte(pdev, pos +
+				     offsetof(struct virtio_pci_cap, bar), &bar);
+		pci_read_config_dword(pdev, pos +
+				      offsetof(struct virtio_pci_cap, offset),
+				      &off);
+		pci_read_config_dword(pdev, pos +
+				      offsetof(struct virtio_pci_cap, length),
+				      &len);
+		if (type == VIRTIO_PCI_CAP_SHARED_MEMORY_CFG) {
+			pci_read_config_dword(pdev, pos +
+					      offsetof(struct virtio_pci_cap64,
+						       offset_hi), &off_hi);
+			pci_read_config_dword(pdev, pos +
+					      offsetof(struct virtio_pci_cap64,
+						       length_hi), &len_hi);
+		}
+		if (npa_vf_in_page(pdev, bar, (u64)off_hi << 32 | off,
+				   (u64)len_hi << 32 | len, page))
+			return true;
+	}
+	return false;
+}
+
+/* Does the MSI-X table or PBA meet @page? */
+static bool npa_vf_msix_in_page(struct pci_dev *pdev, resource_size_t page)
+{
+	int nvec = pci_msix_vec_count(pdev);
+	u32 table, pba;
+
+	if (nvec <= 0)
+		return false;
+	pci_read_config_dword(pdev, pdev->msix_cap + PCI_MSIX_TABLE, &table);
+	pci_read_config_dword(pdev, pdev->msix_cap + PCI_MSIX_PBA, &pba);
+	return npa_vf_in_page(pdev, table & PCI_MSIX_TABLE_BIR,
+			      table & PCI_MSIX_TABLE_OFFSET,
+			      nvec * PCI_MSIX_ENTRY_SIZE, page) ||
+	       npa_vf_in_page(pdev, pba & PCI_MSIX_PBA_BIR,
+			      pba & PCI_MSIX_PBA_OFFSET,
+			      BITS_TO_LONGS(nvec) * sizeof(long), page);
+}
+
+/*
+ * May queue @qid's doorbell page be mapped into a guest?  Only if the
+ * doorbell starts a page of a memory BAR that holds nothing else of the
+ * function's: no other queue's doorbell, no other virtio structure
+ * (common, ISR, device config...), no MSI-X table or PBA.  Otherwise a
+ * guest store to the page could reach what only the host may touch.
+ */
+static bool npa_vf_doorbell_alone(struct npa_vf *vf, u16 qid)
+{
+	struct pci_dev *pdev = vf->mdev.pci_dev;
+	resource_size_t page = vf->vqs[qid].notify_pa;
+	int i;
+
+	if (!PAGE_ALIGNED(page))
+		return false;
+	for (i = 0; i < PCI_STD_NUM_BARS; i++)
+		if ((pci_resource_flags(pdev, i) & IORESOURCE_MEM) &&
+		    page >= pci_resource_start(pdev, i) &&
+		    page + PAGE_SIZE - 1 <= pci_resource_end(pdev, i))
+			break;
+	if (i == PCI_STD_NUM_BARS)
+		return false;
+	for (i = 0; i < vf->nvqs; i++)
+		if (i != qid &&
+		    ALIGN_DOWN(vf->vqs[i].notify_pa, PAGE_SIZE) == page)
+			return false;
+	return !npa_vf_cap_in_page(pdev, page) &&
+	       !npa_vf_msix_in_page(pdev, page);
+}
+
 static int npa_vf_setup_vqs(struct npa_vf *vf)
 {
 	struct device *dev = &vf->mdev.pci_dev->dev;
@@ -580,6 +680,10 @@ static int npa_vf_setup_vqs(struct npa_vf *vf)
 					     "cannot map the doorbell of queue %d\n",
 					     i);
 	}
+	/* Every doorbell is known now: check each page against them all. */
+	for (i = 0; i < vf->nvqs; i++)
+		vf->vqs[i].notify_size = npa_vf_doorbell_alone(vf, i) ?
+					 PAGE_SIZE : sizeof(u16);
 	return 0;
 }
 

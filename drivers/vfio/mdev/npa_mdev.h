@@ -65,7 +65,7 @@ struct npa_mdev_parent {
  *	opaque is the vhost_iotlb of its pinned runs (npa_mem.c)
  * @log_base: user address of the dirty log (VHOST_SET_LOG_BASE)
  * @config_call: config change eventfd
- * @nvqs: number of virtqueues
+ * @nvqs: number of virtqueues the user sees: NPA_MDEV_DATA_VQS
  * @vqs: the virtqueues
  * @host_kicks: kicks the host relayed to a doorbell (kick eventfd or
  *	doorbell region write), not written by the guest itself

@@ -46,6 +46,14 @@
 	 BIT_ULL(VIRTIO_NET_F_HOST_ECN) | BIT_ULL(VIRTIO_NET_F_HOST_UFO) |	\
 	 BIT_ULL(VIRTIO_NET_F_MRG_RXBUF) | BIT_ULL(VIRTIO_NET_F_STATUS))
 
+/*
+ * The queues a user sees: one receive and one transmit queue.  A control
+ * queue the device has stays out of reach: the VMM emulates one for the
+ * guest, and the device's own would let the user change what is the host
+ * admin's (the MAC).
+ */
+#define NPA_MDEV_DATA_VQS		2
+
 /* Region offsets in the device fd, as vfio-pci lays them out. */
 #define NPA_MDEV_OFFSET_SHIFT		40
 #define NPA_MDEV_NOTIFY_REGION		0
@@ -116,7 +124,7 @@ static int npa_mdev_init_dev(struct vfio_device *vdev)
 
 	nm->np = mtype_to_np(mdev->type);
 	nm->vdpa = nm->np->vdpa;
-	nm->nvqs = nm->vdpa->nvqs;
+	nm->nvqs = NPA_MDEV_DATA_VQS;
 	nm->vqs = kcalloc(nm->nvqs, sizeof(*nm->vqs), GFP_KERNEL);
 	if (!nm->vqs)
 		return -ENOMEM;
@@ -210,9 +218,9 @@ static void npa_mdev_bypass_on(struct npa_mdev_vq *vq)
 	vq->producer.irq = irq;
 	ret = irq_bypass_register_producer(&vq->producer);
 	if (ret)
-		dev_info(vq->nm->vdev.dev,
-			 "queue %u: no irq bypass (%d), interrupts go through the host\n",
-			 vq_index(vq), ret);
+		dev_info_ratelimited(vq->nm->vdev.dev,
+				     "queue %u: no irq bypass (%d), interrupts go through the host\n",
+				     vq_index(vq), ret);
 	vq->bypass = !ret;
 }
 
@@ -273,7 +281,7 @@ static void npa_mdev_reset(struct npa_mdev *nm)
 	int i;
 
 	if (vdpa_reset(nm->vdpa, 0))
-		dev_warn(nm->vdev.dev, "the device did not reset\n");
+		dev_warn_ratelimited(nm->vdev.dev, "the device did not reset\n");
 	for (i = 0; i < nm->nvqs; i++) {
 		struct npa_mdev_vq *vq = &nm->vqs[i];
 
@@ -817,26 +825,81 @@ static void npa_mdev_fire(struct npa_mdev *nm, u32 index, u32 i)
 	npa_mdev_signal(lock, slot);
 }
 
+/*
+ * Interrupts are the owner's to change, as the rest of the device.  Before
+ * there is an owner, the request eventfd alone may be set: a VMM registers it
+ * right after opening the device, before VHOST_SET_OWNER, so that the kernel
+ * can ask for the device back whatever happens next.
+ */
+static bool npa_mdev_may_set_irqs(struct npa_mdev *nm, u32 index)
+{
+	if (nm->mm)
+		return npa_mdev_is_owner(nm);
+	return index == VHOST_NPA_REQ_IRQ_INDEX;
+}
+
+/*
+ * Set or clear @hdr->count eventfds from @hdr->start: all of them, or none
+ * when one of @fds is bad.
+ */
+static int npa_mdev_set_eventfds(struct npa_mdev *nm,
+				 const struct vfio_irq_set *hdr, const s32 *fds)
+{
+	struct eventfd_ctx **ctx;
+	int ret = 0;
+	u32 i;
+
+	ctx = kcalloc(hdr->count, sizeof(*ctx), GFP_KERNEL);
+	if (!ctx)
+		return -ENOMEM;
+	for (i = 0; i < hdr->count; i++) {
+		if (fds[i] < -1) {
+			ret = -EINVAL;
+			break;
+		}
+		if (fds[i] == -1)
+			continue;
+		ctx[i] = eventfd_ctx_fdget(fds[i]);
+		if (IS_ERR(ctx[i])) {
+			ret = PTR_ERR(ctx[i]);
+			ctx[i] = NULL;
+			break;
+		}
+	}
+	if (ret) {
+		while (i--)
+			if (ctx[i])
+				eventfd_ctx_put(ctx[i]);
+	} else {
+		for (i = 0; i < hdr->count; i++)
+			npa_mdev_set_trigger(nm, hdr->index, hdr->start + i,
+					     ctx[i]);
+	}
+	kfree(ctx);
+	return ret;
+}
+
 /* ACTION_TRIGGER only: set or clear eventfds, or signal them. */
 static int npa_mdev_set_irqs(struct npa_mdev *nm, void __user *arg)
 {
 	unsigned long minsz = offsetofend(struct vfio_irq_set, count);
-	struct eventfd_ctx *ctx;
 	struct vfio_irq_set hdr;
 	size_t data_size;
 	u8 *data = NULL;
 	u32 i, count;
-	s32 fd;
 	int ret;
 
 	if (copy_from_user(&hdr, arg, minsz))
 		return -EFAULT;
+	if (!npa_mdev_may_set_irqs(nm, hdr.index))
+		return -EPERM;
 	ret = vfio_set_irqs_validate_and_prepare(&hdr,
 						 npa_mdev_irq_count(nm, hdr.index),
 						 VHOST_NPA_NUM_IRQS, &data_size);
 	if (ret)
 		return ret;
-	if (!(hdr.flags & VFIO_IRQ_SET_ACTION_TRIGGER))
+	if ((hdr.flags & VFIO_IRQ_SET_ACTION_TYPE_MASK) !=
+	    VFIO_IRQ_SET_ACTION_TRIGGER)
 		return -EINVAL;
 	if (data_size) {
 		data = memdup_user(arg + minsz, data_size);
@@ -847,22 +910,7 @@ static int npa_mdev_set_irqs(struct npa_mdev *nm, void __user *arg)
 	count = npa_mdev_irq_count(nm, hdr.index);
 	switch (hdr.flags & VFIO_IRQ_SET_DATA_TYPE_MASK) {
 	case VFIO_IRQ_SET_DATA_EVENTFD:
-		for (i = 0; i < hdr.count; i++) {
-			fd = ((s32 *)data)[i];
-			if (fd < -1) {
-				ret = -EINVAL;
-				break;
-			}
-			ctx = NULL;
-			if (fd >= 0) {
-				ctx = eventfd_ctx_fdget(fd);
-				if (IS_ERR(ctx)) {
-					ret = PTR_ERR(ctx);
-					break;
-				}
-			}
-			npa_mdev_set_trigger(nm, hdr.index, hdr.start + i, ctx);
-		}
+		ret = npa_mdev_set_eventfds(nm, &hdr, (s32 *)data);
 		break;
 	case VFIO_IRQ_SET_DATA_BOOL:
 		for (i = 0; i < hdr.count; i++)
@@ -904,9 +952,11 @@ static long npa_mdev_ioctl(struct vfio_device *vdev, unsigned int cmd,
 		return ret;
 	case VFIO_DEVICE_RESET:
 		mutex_lock(&nm->lock);
-		npa_mdev_reset(nm);
+		ret = npa_mdev_is_owner(nm) ? 0 : -EPERM;
+		if (!ret)
+			npa_mdev_reset(nm);
 		mutex_unlock(&nm->lock);
-		return 0;
+		return ret;
 	}
 	if (_IOC_TYPE(cmd) != VHOST_VIRTIO)
 		return -ENOTTY;
@@ -1012,7 +1062,7 @@ static ssize_t npa_mdev_show_description(struct mdev_type *mtype, char *buf)
 	struct vdpa_device *vdpa = mtype_to_np(mtype)->vdpa;
 
 	return sysfs_emit(buf, "virtio-net data path, %u virtqueues, device features 0x%llx\n",
-			  vdpa->nvqs, npa_mdev_device_features(vdpa));
+			  NPA_MDEV_DATA_VQS, npa_mdev_device_features(vdpa));
 }
 
 /* What went through the host instead of straight to the hardware. */
@@ -1150,6 +1200,11 @@ static int npa_mdev_vdpa_probe(struct vdpa_device *vdpa)
 	if (ops->get_device_id(vdpa) != VIRTIO_ID_NET) {
 		dev_err(&vdpa->dev, "virtio device id %u is not a network device\n",
 			ops->get_device_id(vdpa));
+		return -ENODEV;
+	}
+	if (vdpa->nvqs < NPA_MDEV_DATA_VQS) {
+		dev_err(&vdpa->dev, "%u virtqueues: a NIC needs a receive and a transmit queue\n",
+			vdpa->nvqs);
 		return -ENODEV;
 	}
 	if (vdpa->use_va) {
