@@ -1772,25 +1772,39 @@ TEST_F_TIMEOUT(guest, stop_cont_then_reset, 400)
 	EXPECT_TRUE(mdev_ready(self->uuid)) TH_LOG("%s", out);
 }
 
-TEST_F_TIMEOUT(guest, qemu_killed_mid_transfer, 300)
+/*
+ * Boot the guest (@pid) on @nic with a bulk transfer of @n datagrams, its
+ * output in @log; true once the transfer has run for two seconds.
+ */
+static bool guest_in_transfer(const char *qemu, const char *nic, int n,
+			      const char *log, pid_t *pid)
 {
-	long pins = pinned_pages();
 	char cmd[640];
-	pid_t pid;
 	int i;
 
 	snprintf(cmd, sizeof(cmd),
-		 "tools/lab/run-guest.sh -q %s -i 10.0.3.2 -n 200000 -- %s >/dev/null",
-		 self->qemu, self->nic);
-	pid = spawn(cmd);
-	/* Wait for the bulk transfer, then kill the VMM. */
+		 "tools/lab/run-guest.sh -q %s -i 10.0.3.2 -n %d -- %s >%s 2>&1",
+		 qemu, n, nic, log);
+	*pid = spawn(cmd);
 	for (i = 0; i < 240; i++) {
 		sleep(1);
-		if (!sh("grep -qs 'npa-udp 10.0.3.1 tx 200000' /run/npa-guest.*.log"))
-			break;
+		if (!sh("grep -qs 'npa-udp 10.0.3.1 tx %d' %s", n, log)) {
+			sleep(2);
+			return true;
+		}
 	}
-	EXPECT_LT(i, 240) TH_LOG("the guest never started its transfer");
-	sleep(2);
+	return false;
+}
+
+TEST_F_TIMEOUT(guest, qemu_killed_mid_transfer, 300)
+{
+	long pins = pinned_pages();
+	pid_t pid;
+
+	/* Wait for the bulk transfer, then kill the VMM. */
+	EXPECT_TRUE(guest_in_transfer(self->qemu, self->nic, 200000,
+				      "/run/npa-killed.log", &pid))
+		TH_LOG("the guest never started its transfer");
 	/* [.]: not to match the shell that runs pkill */
 	EXPECT_EQ(0, sh("pkill -9 -f 'npa[.]ip=10[.]0[.]3[.]2'"));
 	EXPECT_LE(0, reap(pid, 60));
@@ -1808,19 +1822,10 @@ TEST_F_TIMEOUT(guest, mdevctl_stop_while_in_use, 300)
 	long pins = pinned_pages();
 	char cmd[640];
 	pid_t pid, stop;
-	int i;
 
-	snprintf(cmd, sizeof(cmd),
-		 "tools/lab/run-guest.sh -q %s -i 10.0.3.2 -n 150000 -- %s >%s 2>&1",
-		 self->qemu, self->nic, "/run/npa-stop.log");
-	pid = spawn(cmd);
-	for (i = 0; i < 240; i++) {
-		sleep(1);
-		if (!sh("grep -qs 'npa-udp 10.0.3.1 tx 150000' /run/npa-stop.log"))
-			break;
-	}
-	ASSERT_LT(i, 240) TH_LOG("the guest never started its transfer");
-	sleep(2);
+	ASSERT_TRUE(guest_in_transfer(self->qemu, self->nic, 150000,
+				      "/run/npa-stop.log", &pid))
+		TH_LOG("the guest never started its transfer");
 	snprintf(cmd, sizeof(cmd), "mdevctl stop -u %s", self->uuid);
 	stop = spawn(cmd);
 	EXPECT_EQ(0, reap(stop, 60)) TH_LOG("mdevctl stop did not complete");
