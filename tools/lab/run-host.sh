@@ -9,7 +9,7 @@
 # VRING-capable VFs (virtio-net-pci, modern only, iommu_platform,
 # page-per-vq, each behind its own root port) whose wires end in peer.py on
 # 127.0.0.1 and are captured to OUTDIR/vfN.pcap, plus three functions npa must
-# refuse.  CMD runs in this repository with NPA_* variables describing the
+# refuse and one whose doorbells share a page.  CMD runs in this repository with NPA_* variables describing the
 # lab (see lib-host.sh) and NPA_QEMU (the patched QEMU, build-qemu.sh),
 # which is also the test host's VMM; its output is streamed and its exit status returned.
 # -I boots it without an IOMMU.  -c sets its CPUs (default 1, or
@@ -63,6 +63,7 @@ vmm=${NPA_HOST_QEMU:-$qemu}
 	echo "export NPA_OUT=$(printf %q "$out") NPA_NVFS=$nvfs"
 	echo "export NPA_VF_PORTS='$(for ((i = 0; i < nvfs; i++)); do printf '0000:00:%02x.0 ' $((0x10 + i)); done)'"
 	echo "export NPA_BAD_LEGACY=0000:00:18.0 NPA_BAD_NOIOMMU=0000:00:19.0 NPA_BAD_NOTNET=0000:00:1a.0"
+	echo "export NPA_SHARED_DOORBELL=0000:00:1b.0"
 	echo "export NPA_QEMU=$(printf %q "$qemu")"
 	printf '%q ' "$@"
 	echo
@@ -93,6 +94,9 @@ args+=(-netdev "dgram,id=bad0,local.type=inet,local.host=127.0.0.1,local.port=$(
 	-netdev "dgram,id=bad1,local.type=inet,local.host=127.0.0.1,local.port=$((base + 51)),remote.type=inet,remote.host=127.0.0.1,remote.port=$((base + 151))"
 	-device virtio-net-pci,netdev=bad1,addr=0x19,disable-legacy=on
 	-device virtio-rng-pci,addr=0x1a,disable-legacy=on,iommu_platform=on)
+# A function npa takes but whose doorbells share a page: not for the guest.
+args+=(-netdev "dgram,id=shared,local.type=inet,local.host=127.0.0.1,local.port=$((base + 52)),remote.type=inet,remote.host=127.0.0.1,remote.port=$((base + 152))"
+	-device virtio-net-pci,netdev=shared,addr=0x1b,disable-legacy=on,iommu_platform=on,page-per-vq=off)
 
 peer_pid=
 cleanup() {
