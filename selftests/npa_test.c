@@ -1961,4 +1961,47 @@ TEST_F(noiommu, vf_refused)
 	EXPECT_TRUE(exists("/sys/bus/pci/drivers/virtio-pci/%s", self->bdf));
 }
 
+/*
+ * Run alone (-f nointremap) in a test host whose IOMMU does not remap
+ * interrupts (run-host.sh -R): a DMA write to the MSI window would be a
+ * host interrupt, so npa_mdev refuses the device unless the admin sets
+ * allow_unsafe_interrupts, as vfio_iommu_type1 does.
+ */
+#define UNSAFE_IRQS "/sys/module/npa_mdev/parameters/allow_unsafe_interrupts"
+
+FIXTURE(nointremap) {
+	char bdf[16];
+	char parent[PARENT_LEN];
+};
+
+FIXTURE_SETUP(nointremap)
+{
+	const char *ir = getenv("NPA_INTREMAP");
+
+	ASSERT_TRUE(ir && !strcmp(ir, "off"))
+		TH_LOG("this test host remaps interrupts (run-host.sh -R)");
+	ASSERT_EQ(0, sh(NPACTL " load")) TH_LOG("%s", out);
+	ASSERT_EQ(0, vf_bdf(0, self->bdf));
+}
+
+FIXTURE_TEARDOWN(nointremap)
+{
+	write_attr(UNSAFE_IRQS, "N");
+	sh(NPACTL " unbind %s", self->bdf);
+	EXPECT_TRUE(host_healthy());
+}
+
+TEST_F(nointremap, refused_unless_allowed)
+{
+	EXPECT_NE(0, sh(NPACTL " bind %s", self->bdf));
+	EXPECT_NE(NULL, strstr(out, "no interrupt remapping isolates the MSIs"))
+		TH_LOG("%s", out);
+	EXPECT_TRUE(exists("/sys/bus/pci/drivers/virtio-pci/%s", self->bdf));
+
+	ASSERT_EQ(0, write_attr(UNSAFE_IRQS, "Y"));
+	ASSERT_EQ(0, bind_vf(self->bdf, "", self->parent)) TH_LOG("%s", out);
+	EXPECT_EQ(0, sh("dmesg | grep -F '%s' | grep -q 'taken because allow_unsafe_interrupts'",
+			self->parent));
+}
+
 TEST_HARNESS_MAIN

@@ -76,12 +76,16 @@ rm -rf "$fresh"
 step "selftests in the lab test host"
 stamp=$(date +%Y%m%d-%H%M%S)
 out=$repo/build/lab/check-$stamp
-tools/lab/run-host.sh -m 4G -o "$out" selftests/run.sh -F noiommu
+tools/lab/run-host.sh -m 4G -o "$out" selftests/run.sh -F noiommu -F nointremap
 result "selftests: the test host ran them to the end" $?
 
 step "selftests in a test host without an IOMMU"
 tools/lab/run-host.sh -I -o "$out-noiommu" selftests/run.sh -f noiommu
 result "selftests without an IOMMU: the test host ran them to the end" $?
+
+step "selftests in a test host whose IOMMU does not remap interrupts"
+tools/lab/run-host.sh -R -o "$out-nointremap" selftests/run.sh -f nointremap
+result "selftests without interrupt remapping: the test host ran them to the end" $?
 
 # A short fuzz of the UAPI, every kind of request (huge memory regions
 # too: docs/fuzz-findings.md, 1, fixed).
@@ -104,6 +108,7 @@ done
 
 count() {
 	cat "$tap" "$out/npa_test.tap" "$out-noiommu/npa_test.tap" \
+		"$out-nointremap/npa_test.tap" \
 		"$out-fuzz/fuzz.tap" "$bench/bench.tap" 2>/dev/null |
 		grep -cE "$1"
 }
@@ -112,7 +117,7 @@ failed=$(count '^not ok ')
 skip=$(count '^ok .*# SKIP')
 pass=$((pass - skip))
 [ "$pass" -gt 0 ] || fail=1
-for d in "$out" "$out-noiommu" "$out-fuzz"; do
+for d in "$out" "$out-noiommu" "$out-nointremap" "$out-fuzz"; do
 	if grep -qE "WARNING:|BUG:|Oops" "$d/dmesg.txt" 2>/dev/null; then
 		echo "the test host's kernel log has a WARNING/BUG/Oops ($d/dmesg.txt):"
 		grep -E -A20 "WARNING:|BUG:|Oops" "$d/dmesg.txt" | head -60

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # Boot the lab's test host and run one command inside it.
 #
-#   run-host.sh [-n VFS] [-m MEM] [-c CPUS] [-t SECONDS] [-o OUTDIR] [-I] CMD [ARG...]
+#   run-host.sh [-n VFS] [-m MEM] [-c CPUS] [-t SECONDS] [-o OUTDIR] [-I|-R] CMD [ARG...]
 #
 # The test host is Debian's kernel under QEMU/TCG (q35, emulated VT-d) with
 # this machine's / as its root (read-only 9p + tmpfs overlay).  It has VFS
@@ -12,7 +12,8 @@
 # refuse and one whose doorbells share a page.  CMD runs in this repository with NPA_* variables describing the
 # lab (see lib-host.sh) and NPA_QEMU (the patched QEMU, build-qemu.sh),
 # which is also the test host's VMM; its output is streamed and its exit status returned.
-# -I boots it without an IOMMU.  -c sets its CPUs (default 1, or
+# -I boots it without an IOMMU, -R with an IOMMU that does not remap
+# interrupts (the job sees NPA_INTREMAP=off).  -c sets its CPUs (default 1, or
 # $NPA_HOST_CPUS): with two, TCG's multi-threaded code patching
 # occasionally leaves an int3 behind in the test host's kernel (seen at boot
 # and in kvm's vcpu_run), and one CPU is fast enough for the tests.
@@ -32,20 +33,21 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 . "$here/versions.env"
 
-nvfs=4 mem=3G tmo=900 out= iommu=on cpus=${NPA_HOST_CPUS:-1}
-while getopts n:m:t:o:Ic: opt; do
+nvfs=4 mem=3G tmo=900 out= iommu=on intremap=on cpus=${NPA_HOST_CPUS:-1}
+while getopts n:m:t:o:IRc: opt; do
 	case $opt in
 	n) nvfs=$OPTARG ;;
 	m) mem=$OPTARG ;;
 	t) tmo=$OPTARG ;;
 	o) out=$OPTARG ;;
 	I) iommu=off ;;
+	R) intremap=off ;;
 	c) cpus=$OPTARG ;;
 	*) exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
-[ $# -ge 1 ] || { echo "usage: $0 [-n VFS] [-m MEM] [-t SECONDS] [-o OUTDIR] [-I] CMD [ARG...]" >&2; exit 2; }
+[ $# -ge 1 ] || { echo "usage: $0 [-n VFS] [-m MEM] [-t SECONDS] [-o OUTDIR] [-I|-R] CMD [ARG...]" >&2; exit 2; }
 [ "$nvfs" -ge 1 ] && [ "$nvfs" -le 8 ] || { echo "run-host: 1 to 8 VFs" >&2; exit 2; }
 
 out=${out:-$repo/build/lab/$(date +%Y%m%d-%H%M%S)-$$}
@@ -60,7 +62,7 @@ vmm=${NPA_HOST_QEMU:-$qemu}
 
 {
 	echo "cd $(printf %q "$repo")"
-	echo "export NPA_OUT=$(printf %q "$out") NPA_NVFS=$nvfs"
+	echo "export NPA_OUT=$(printf %q "$out") NPA_NVFS=$nvfs NPA_INTREMAP=$intremap"
 	echo "export NPA_VF_PORTS='$(for ((i = 0; i < nvfs; i++)); do printf '0000:00:%02x.0 ' $((0x10 + i)); done)'"
 	echo "export NPA_BAD_LEGACY=0000:00:18.0 NPA_BAD_NOIOMMU=0000:00:19.0 NPA_BAD_NOTNET=0000:00:1a.0"
 	echo "export NPA_SHARED_DOORBELL=0000:00:1b.0"
@@ -77,7 +79,7 @@ args=(-accel tcg,thread=multi -machine q35 -cpu max -smp "$cpus" -m "$mem"
 	-append "console=ttyS0 intel_iommu=$iommu quiet loglevel=4 panic=-1 npa.init=$here/l1-init.sh npa.out=$out")
 # The IOMMU comes before every device it translates.
 [ $iommu = on ] &&
-	args+=(-device intel-iommu,intremap=on,caching-mode=on,device-iotlb=on)
+	args+=(-device intel-iommu,intremap=$intremap,caching-mode=on,device-iotlb=on)
 args+=(-fsdev local,id=root,path=/,security_model=none,readonly=on,multidevs=remap
 	-device virtio-9p-pci,fsdev=root,mount_tag=hostroot,addr=0x8
 	-fsdev "local,id=out,path=$out,security_model=none,multidevs=remap"

@@ -1105,6 +1105,37 @@ static struct mdev_driver npa_mdev_driver = {
 	.show_description = npa_mdev_show_description,
 };
 
+static bool allow_unsafe_interrupts;
+module_param(allow_unsafe_interrupts, bool, 0644);
+MODULE_PARM_DESC(allow_unsafe_interrupts,
+		 "Take devices whose DMA can raise host interrupts (no interrupt remapping), as vfio_iommu_type1's parameter; a guest could then inject them");
+
+/*
+ * Without interrupt remapping, a DMA write to the MSI window is an
+ * interrupt: a guest that points a receive buffer there makes the device
+ * raise host interrupts of its choosing.  As vfio_iommu_type1, refuse such a
+ * device unless the admin allows it.
+ */
+static int npa_mdev_check_msi(struct vdpa_device *vdpa, struct device *dma_dev)
+{
+	struct iommu_group *group = iommu_group_get(dma_dev);
+	bool isolated = group && iommu_group_has_isolated_msi(group);
+
+	iommu_group_put(group);
+	if (isolated)
+		return 0;
+	if (!allow_unsafe_interrupts) {
+		dev_err(&vdpa->dev,
+			"no interrupt remapping isolates the MSIs of %s: its DMA could raise host interrupts (allow_unsafe_interrupts=1 takes it anyway)\n",
+			dev_name(dma_dev));
+		return -EPERM;
+	}
+	dev_warn(&vdpa->dev,
+		 "no interrupt remapping isolates the MSIs of %s; taken because allow_unsafe_interrupts is set\n",
+		 dev_name(dma_dev));
+	return 0;
+}
+
 /*
  * A parent without dma_map and set_map DMAs through the platform IOMMU: the
  * DMA device goes into an IOMMU domain of its own, as vhost-vdpa does.
@@ -1133,6 +1164,9 @@ static int npa_mdev_alloc_domain(struct npa_mdev_parent *np)
 			dev_name(dma_dev));
 		return -ENODEV;
 	}
+	ret = npa_mdev_check_msi(vdpa, dma_dev);
+	if (ret)
+		return ret;
 	np->domain = iommu_paging_domain_alloc(dma_dev);
 	if (IS_ERR(np->domain)) {
 		ret = PTR_ERR(np->domain);
