@@ -7,7 +7,8 @@ KSRC ?= /usr/src/$(KSRCPKG)
 CHECKPATCH = $(KSRC)/scripts/checkpatch.pl --no-tree --strict --quiet
 C_SOURCES = $(shell git ls-files -co --exclude-standard '*.c' '*.h' 2>/dev/null | grep -v '\.mod\.c$$')
 
-.PHONY: all modules clean checkpatch sparse selftests tools check bench demo setup fuzz
+.PHONY: all modules clean checkpatch sparse selftests tools check bench demo setup fuzz \
+	teardown
 
 all: modules selftests tools
 
@@ -46,6 +47,15 @@ fuzz: modules tools
 	tools/lab/run-host.sh -m 4G -t $$(($(FUZZ_SECONDS) + 300)) \
 		-o build/lab/fuzz-$$(date +%Y%m%d-%H%M%S) \
 		selftests/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_ARGS)
+
+# Every teardown under traffic, TEARDOWN_CYCLES times each (docs/lab.md;
+# about an hour for 50), on a two-vCPU test host:
+# make teardown [TEARDOWN_CYCLES=N] [TEARDOWN_KINDS="kill stop unbind unload unplug"]
+TEARDOWN_CYCLES ?= 50
+teardown: modules tools
+	tools/lab/run-host.sh -m 3G -c 2 -t $$(($(TEARDOWN_CYCLES) * 120 + 300)) \
+		-o build/lab/teardown-$$(date +%Y%m%d-%H%M%S) \
+		selftests/teardown.sh $(TEARDOWN_CYCLES) $(TEARDOWN_KINDS)
 
 clean:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) clean

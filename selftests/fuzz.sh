@@ -25,56 +25,8 @@ ntest=0
 fail=0
 : >"$tap"
 
-# result NAME STATUS: one TAP line.
-result() {
-	ntest=$((ntest + 1))
-	if [ "$2" = 0 ]; then
-		echo "ok $ntest - $1" | tee -a "$tap"
-	else
-		echo "not ok $ntest - $1" | tee -a "$tap"
-		fail=1
-	fi
-}
-
-# The one place that knows how an mdev is made: npa loaded, VF $vf handed
-# to it, an mdev started on it.  Sets BDF, PARENT (its vdpa device) and UUID.
-start_mdev() {
-	tools/npactl load &&
-		BDF=$(vf_bdf "$vf") &&
-		tools/npactl bind "$BDF" &&
-		PARENT=$(tools/npactl parent "$BDF") &&
-		UUID=$(cat /proc/sys/kernel/random/uuid) &&
-		mdevctl start --uuid "$UUID" --parent "$PARENT" --type npa-net
-}
-
-mlocked_kb() {
-	awk '/^Mlocked:/ { print $2 }' /proc/meminfo
-}
-
-# Pages pinned with FOLL_PIN, system wide: the least of a few samples (the
-# test host's 9p I/O pins pages for a moment too), as npa_test counts them.
-pinned_pages() {
-	local i least= v
-	for i in $(seq 10); do
-		echo 1 >/proc/sys/vm/stat_refresh
-		v=$(awk '/^nr_foll_pin_acquired / { a = $2 }
-			 /^nr_foll_pin_released / { r = $2 }
-			 END { print a - r }' /proc/vmstat)
-		if [ -z "$least" ] || [ "$v" -lt "$least" ]; then
-			least=$v
-		fi
-		sleep 0.05
-	done
-	echo "$least"
-}
-
-# Taint bits of a hurt kernel: bad page, died, warning, soft lockup.
-hurt_taint() {
-	echo $(($(cat /proc/sys/kernel/tainted) & (1 << 5 | 1 << 7 | 1 << 9 | 1 << 14)))
-}
-
 say "setting up an mdev on VF $vf"
-start_mdev
+start_mdev "$vf"
 st=$?
 result "setup: npa loaded, VF $vf bound, mdev started" $st
 if [ $st != 0 ]; then

@@ -93,6 +93,12 @@ step "UAPI fuzzer, short run"
 tools/lab/run-host.sh -m 4G -o "$out-fuzz" selftests/fuzz.sh 20
 result "fuzz: the test host ran it to the end" $?
 
+# Every way an mdev is taken away, under traffic, twice each (make
+# teardown runs 50 each).
+step "teardown under traffic, short run"
+tools/lab/run-host.sh -m 3G -o "$out-teardown" selftests/teardown.sh 2
+result "teardown: the test host ran it to the end" $?
+
 step "benchmark, short variant: every data path moves frames"
 tools/lab/bench.sh --quick 2>&1 | tee build/bench-quick.log
 bench=$(sed -n 's/^bench: output in //p' build/bench-quick.log)
@@ -109,7 +115,7 @@ done
 count() {
 	cat "$tap" "$out/npa_test.tap" "$out-noiommu/npa_test.tap" \
 		"$out-nointremap/npa_test.tap" \
-		"$out-fuzz/fuzz.tap" "$bench/bench.tap" 2>/dev/null |
+		"$out-fuzz/fuzz.tap" "$out-teardown/teardown.tap" "$bench/bench.tap" 2>/dev/null |
 		grep -cE "$1"
 }
 pass=$(count '^ok ')
@@ -117,7 +123,7 @@ failed=$(count '^not ok ')
 skip=$(count '^ok .*# SKIP')
 pass=$((pass - skip))
 [ "$pass" -gt 0 ] || fail=1
-for d in "$out" "$out-noiommu" "$out-nointremap" "$out-fuzz"; do
+for d in "$out" "$out-noiommu" "$out-nointremap" "$out-fuzz" "$out-teardown"; do
 	if grep -qE "WARNING:|BUG:|Oops" "$d/dmesg.txt" 2>/dev/null; then
 		echo "the test host's kernel log has a WARNING/BUG/Oops ($d/dmesg.txt):"
 		grep -E -A20 "WARNING:|BUG:|Oops" "$d/dmesg.txt" | head -60

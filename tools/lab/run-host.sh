@@ -18,7 +18,8 @@
 # occasionally leaves an int3 behind in the test host's kernel (seen at boot
 # and in kvm's vcpu_run), and one CPU is fast enough for the tests.
 # OUTDIR (read-write inside the test host) keeps console.log, dmesg.txt,
-# peer.json and whatever CMD writes to $NPA_OUT.
+# peer.json and whatever CMD writes to $NPA_OUT.  CMD may ask for a VF to
+# be hot-unplugged and plugged back (vmm_request in lib-host.sh).
 #
 # The test host's VMM is the project's own QEMU ($NPA_QEMU, else
 # build-qemu.sh's cached build; $NPA_HOST_QEMU overrides it for the test
@@ -84,11 +85,13 @@ args+=(-fsdev local,id=root,path=/,security_model=none,readonly=on,multidevs=rem
 	-device virtio-9p-pci,fsdev=root,mount_tag=hostroot,addr=0x8
 	-fsdev "local,id=out,path=$out,security_model=none,multidevs=remap"
 	-device virtio-9p-pci,fsdev=out,mount_tag=out,addr=0x9)
+vfdev=()
 for ((i = 0; i < nvfs; i++)); do
+	vfdev[i]="virtio-net-pci,id=vfdev$i,bus=rp$i,netdev=vf$i,mac=52:54:00:4e:50:0$i,disable-legacy=on,iommu_platform=on,ats=on,page-per-vq=on"
 	args+=(-device "pcie-root-port,id=rp$i,bus=pcie.0,chassis=$((i + 1)),addr=0x$((10 + i))"
 		-netdev "dgram,id=vf$i,local.type=inet,local.host=127.0.0.1,local.port=$((base + i)),remote.type=inet,remote.host=127.0.0.1,remote.port=$((base + 100 + i))"
 		-object "filter-dump,id=dump$i,netdev=vf$i,file=$out/vf$i.pcap"
-		-device "virtio-net-pci,bus=rp$i,netdev=vf$i,mac=52:54:00:4e:50:0$i,disable-legacy=on,iommu_platform=on,ats=on,page-per-vq=on")
+		-device "${vfdev[i]}")
 done
 # Functions npa must refuse: legacy-only, DMA bypassing the IOMMU, not a NIC.
 args+=(-netdev "dgram,id=bad0,local.type=inet,local.host=127.0.0.1,local.port=$((base + 50)),remote.type=inet,remote.host=127.0.0.1,remote.port=$((base + 150))"
@@ -151,11 +154,34 @@ for cmd in sys.argv[2:]:
 PY
 }
 
-# Until QEMU ($1) exits: end it when the heartbeat stops.
+# A request of the job (lib-host.sh's vmm_request): "unplug I" or "plug I"
+# takes VF I out of the test host (device_del: a PCIe hot-unplug the test
+# host's kernel sees) or puts it back; the monitor's answer goes back.
+serve() {
+	local req i ans
+	[ -e "$out/vmm.req" ] || return 0
+	req= i=
+	read -r req i <"$out/vmm.req" || true
+	rm -f "$out/vmm.req"
+	if [[ $i =~ ^[0-9]$ ]] && [ "$i" -lt "$nvfs" ] && [ "$req" = unplug ]; then
+		ans=$(hmp "device_del vfdev$i" 2>&1)
+	elif [[ $i =~ ^[0-9]$ ]] && [ "$i" -lt "$nvfs" ] && [ "$req" = plug ]; then
+		ans=$(hmp "device_add ${vfdev[i]}" 2>&1)
+	else
+		ans="run-host: no request '$req $i'"
+	fi
+	echo "$ans" >"$out/vmm.ans.tmp" && mv "$out/vmm.ans.tmp" "$out/vmm.ans"
+}
+
+# Until QEMU ($1) exits: serve the job's requests; end the test host when
+# the heartbeat stops.
 watch() {
-	local qpid=$1 beat age
+	local qpid=$1 beat age tick=0
 	while kill -0 "$qpid" 2>/dev/null; do
-		sleep 5
+		sleep 1
+		serve
+		tick=$((tick + 1))
+		[ $((tick % 5)) = 0 ] || continue
 		beat=$(stat -c %Y "$out/heartbeat" 2>/dev/null || echo "$boot")
 		[ "$beat" -ge "$boot" ] || beat=$boot
 		age=$(($(date +%s) - beat))

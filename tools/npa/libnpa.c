@@ -406,6 +406,9 @@ void npa_close(struct npa_dev *d)
 	}
 	if (d->config_fd >= 0)
 		close(d->config_fd);
+	if (d->req_fd > 0)
+		close(d->req_fd);
+	d->req_fd = -1;
 	if (d->device >= 0)
 		close(d->device);
 	if (d->group >= 0)
@@ -419,13 +422,40 @@ void npa_close(struct npa_dev *d)
 	d->container = -1;
 }
 
-/* Wait for the queue's call eventfd (the VF's MSI-X) or the timeout. */
-static void wait_call(struct npa_dev *d, struct npa_vq *vq, int timeout_ms)
+int npa_request_channel(struct npa_dev *d)
 {
-	struct pollfd p = { .fd = vq->call_fd, .events = POLLIN };
+	d->req_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (d->req_fd < 0)
+		return fail("eventfd");
+	return npa_set_irq(d->device, VHOST_NPA_REQ_IRQ_INDEX, 0, d->req_fd);
+}
+
+/* Has the host asked for the device back?  Says so once. */
+static bool asked_back(struct npa_dev *d)
+{
 	__u64 n;
 
-	if (poll(&p, 1, timeout_ms) == 1 &&
+	if (!d->asked_back && d->req_fd > 0 &&
+	    read(d->req_fd, &n, sizeof(n)) == sizeof(n)) {
+		d->asked_back = true;
+		fprintf(stderr, "libnpa: the host asked for the device back\n");
+	}
+	return d->asked_back;
+}
+
+/*
+ * Wait for the queue's call eventfd (the VF's MSI-X), the host asking for
+ * the device back, or the timeout.
+ */
+static void wait_call(struct npa_dev *d, struct npa_vq *vq, int timeout_ms)
+{
+	struct pollfd p[2] = {
+		{ .fd = vq->call_fd, .events = POLLIN },
+		{ .fd = d->req_fd > 0 ? d->req_fd : -1, .events = POLLIN },
+	};
+	__u64 n;
+
+	if (poll(p, 2, timeout_ms) > 0 && (p[0].revents & POLLIN) &&
 	    read(vq->call_fd, &n, sizeof(n)) == sizeof(n))
 		d->calls += n;
 }
@@ -448,6 +478,8 @@ int npa_tx_burst(struct npa_dev *d, const __u8 *const *frames,
 	struct npa_vq *vq = &d->vq[NPA_TXQ];
 	int i, tries;
 
+	if (asked_back(d))
+		return -ENODEV;
 	for (i = 0; i < n; i++) {
 		__u16 id = vq->avail_idx % NPA_QSIZE;
 		__u8 *buf = vq->buf + id * NPA_BUFSZ;
@@ -455,6 +487,8 @@ int npa_tx_burst(struct npa_dev *d, const __u8 *const *frames,
 		if (lens[i] + NPA_HDRSZ > NPA_BUFSZ)
 			return -EMSGSIZE;
 		for (tries = 0; vq->inflight == NPA_QSIZE; tries++) {
+			if (asked_back(d))
+				return -ENODEV;
 			if (tries == 50) {
 				fprintf(stderr, "libnpa: tx ring stuck\n");
 				return -ETIMEDOUT;
@@ -484,6 +518,8 @@ int npa_rx(struct npa_dev *d, __u8 *buf, size_t len, int timeout_ms)
 	size_t n;
 
 	while (vq->last_used == used_idx(vq)) {
+		if (asked_back(d))
+			return -ENODEV;
 		if (waited >= timeout_ms)
 			return -ETIMEDOUT;
 		wait_call(d, vq, 10);

@@ -54,6 +54,8 @@ struct npa_dev {
 	__u64 calls;
 	__u64 kicks;
 	int config_fd;
+	int req_fd;
+	bool asked_back;
 	struct npa_vq vq[NPA_NQ];
 };
 
@@ -66,6 +68,12 @@ int npa_vfio_device(int group, const char *uuid);
 int npa_open(struct npa_dev *d, const char *uuid);
 /* Read the features and MAC of d->device, already open and owned. */
 int npa_identify(struct npa_dev *d);
+/*
+ * Listen for the host asking for the device back (the request eventfd), as
+ * a VMM does: once it has, transmit and receive fail with -ENODEV and the
+ * caller should npa_close().
+ */
+int npa_request_channel(struct npa_dev *d);
 /* Point one VFIO interrupt of the device at an eventfd (-1: none). */
 int npa_set_irq(int device, __u32 index, __u32 start, int fd);
 int npa_start(struct npa_dev *d, enum npa_kick kick);

@@ -12,6 +12,8 @@
  *     be the expected one, in order.
  * link: the peer flaps the VF's link; config change interrupts must come
  *     with the link status going down, then up.
+ * Like a VMM, it lets go of the device when the host asks for it back (the
+ * request eventfd: mdevctl stop, unbinding, unloading npa), and fails.
  * Prints frames/s and bytes/s; exit status 0 only if everything matched.
  */
 #define _GNU_SOURCE
@@ -196,11 +198,11 @@ static int do_rx(int count, int size)
 	t0 = now();
 	while (st->good < st->count) {
 		n = npa_rx(&dev, r, sizeof(r), 5000);
-		if (n < 0) {
+		if (n == -ETIMEDOUT)
 			fprintf(stderr, "npa-pkt: rx: nothing for 5 s after %u of %d frames\n",
 				st->good, count);
+		if (n < 0)
 			break;
-		}
 		p = udp_payload(r, n, PEER_CONTROL, &len);
 		if (p && wire_rx_one(st, p, len)) {
 			snprintf(cmd, sizeof(cmd), "ACK %u", st->next);
@@ -278,7 +280,8 @@ int main(int argc, char **argv)
 	memcpy(my_ip, (__u8[]){ 10, 0, vf, 2 }, 4);
 	memcpy(peer_ip, (__u8[]){ 10, 0, vf, 1 }, 4);
 
-	if (npa_open(&dev, uuid) || npa_start(&dev, kick) || resolve_peer()) {
+	if (npa_open(&dev, uuid) || npa_request_channel(&dev) ||
+	    npa_start(&dev, kick) || resolve_peer()) {
 		npa_close(&dev);
 		return 1;
 	}
