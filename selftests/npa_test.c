@@ -1608,6 +1608,93 @@ TEST_F_TIMEOUT(dp, vmm_killed, 120)
 			self->uuid)) TH_LOG("%s", out);
 }
 
+/*
+ * A forked child becomes the owner, pins 8 MiB of its own memory, sets a
+ * call eventfd and features, and dies while its parent still holds the fd.
+ * The child's exit status says which step failed.
+ */
+#define OWNER_MEMSZ	(8UL << 20)
+
+static int own_pin_and_exit(int fd)
+{
+	struct vhost_memory_region r = {
+		.guest_phys_addr = GPA, .memory_size = OWNER_MEMSZ,
+	};
+	__s32 call = eventfd(0, EFD_CLOEXEC);
+	__u64 f = 1ULL << VIRTIO_F_VERSION_1;
+	void *mem;
+
+	mem = mmap(NULL, OWNER_MEMSZ, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (mem == MAP_FAILED || call < 0)
+		return 10;
+	r.userspace_addr = (uintptr_t)mem;
+	if (ioctl(fd, VHOST_SET_OWNER))
+		return 11;
+	if (set_table(fd, 1, &r))
+		return 12;
+	if (npa_status_kb("VmPin:") != (long)(OWNER_MEMSZ >> 10))
+		return 13;
+	if (ioctl(fd, VHOST_SET_FEATURES, &f) || set_status(fd, S_FEAT))
+		return 14;
+	if (set_irqs(fd, EVENTFDS, VHOST_NPA_VQ_IRQ_INDEX, 0, 1, &call))
+		return 15;
+	return 0;
+}
+
+/*
+ * The owner's death releases the device even while another process holds
+ * the fd (docs/uapi.md, Closing): what it pinned is unpinned, the device is
+ * reset, and the holder becomes the owner of a device just opened, which
+ * moves frames.
+ */
+TEST_F_TIMEOUT(dp, owner_death_releases, 120)
+{
+	static const __u8 frame[60] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	const __u8 *frames[16];
+	long pins = pinned_pages();
+	size_t lens[16];
+	struct npa_dev d;
+	__u8 status;
+	pid_t pid;
+	int st, i;
+
+	pid = fork();
+	if (!pid)
+		_exit(own_pin_and_exit(self->fd));
+	ASSERT_EQ(pid, waitpid(pid, &st, 0));
+	ASSERT_EQ(0, WEXITSTATUS(st)) TH_LOG("the child failed at step %d",
+					     WEXITSTATUS(st));
+
+	/* Nothing the dead owner pinned stays pinned; its device is reset. */
+	EXPECT_GE(pins, pinned_pages());
+	ASSERT_EQ(0, ioctl(self->fd, VHOST_VDPA_GET_STATUS, &status));
+	EXPECT_EQ(0, status);
+
+	/* The holder becomes the owner of a device just opened. */
+	ASSERT_EQ(0, ioctl(self->fd, VHOST_SET_OWNER))
+		TH_LOG("%s", strerror(errno));
+	EXPECT_EQ(0, vring_base(self->fd, NPA_TXQ));
+	memset(&d, 0, sizeof(d));
+	d.container = self->v.container;
+	d.group = self->v.group;
+	d.device = self->fd;
+	d.config_fd = -1;
+	ASSERT_EQ(0, npa_identify(&d));
+	ASSERT_EQ(0, npa_start(&d, NPA_KICK_EVENTFD));
+	for (i = 0; i < 16; i++) {
+		frames[i] = frame;
+		lens[i] = sizeof(frame);
+	}
+	ASSERT_EQ(0, npa_tx_burst(&d, frames, lens, 16));
+	for (i = 0; i < 100 && vring_base(d.device, NPA_TXQ) != 16; i++)
+		usleep(50000);
+	EXPECT_EQ(16, vring_base(d.device, NPA_TXQ));
+	npa_close(&d);
+	self->v.device = -1;
+	EXPECT_GE(pins, pinned_pages());
+}
+
 /* Frames through the VF, both ways, checked byte for byte by the peer. */
 FIXTURE(frames) {
 	char bdf[16];
