@@ -17,6 +17,7 @@
 struct eventfd_ctx;
 struct iommu_domain;
 struct mm_struct;
+struct npa_mdev_owner;
 struct npa_mdev_vq;
 struct page;
 struct vdpa_device;
@@ -54,10 +55,15 @@ struct npa_mdev_parent {
  * @vdev: the VFIO device; first, as vfio_alloc_device() requires
  * @np: the parent whose vdpa device this device drives
  * @vdpa: that vdpa device
- * @lock: serialises requests; protects everything below but the eventfds
+ * @lock: serialises requests, the last close and the owner's death;
+ *	protects everything below but the eventfds
  * @irq_lock: protects @req_trigger and @config_call against their signallers
  * @req_trigger: eventfd signalled when the kernel wants the device back
- * @mm: the owner's mm (VHOST_SET_OWNER), grabbed
+ * @owner: the mmu notifier on the owner's mm, registered at VHOST_SET_OWNER;
+ *	it outlives the owner until the next VHOST_SET_OWNER or the last
+ *	close unregisters it, with @lock not held
+ * @mm: the owner's mm while the owner lives, NULL before VHOST_SET_OWNER
+ *	and once the owner died; @owner's registration holds it (mm_count)
  * @features: negotiated features (VHOST_SET_FEATURES)
  * @features_set: @features was set since the last reset
  * @status: virtio status the user set
@@ -78,6 +84,7 @@ struct npa_mdev {
 	struct mutex lock;	/* serialises requests */
 	spinlock_t irq_lock;	/* protects req_trigger, config_call */
 	struct eventfd_ctx *req_trigger;
+	struct npa_mdev_owner *owner;
 	struct mm_struct *mm;
 	u64 features;
 	bool features_set;

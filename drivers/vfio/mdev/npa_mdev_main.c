@@ -16,9 +16,9 @@
 #include <linux/irqbypass.h>
 #include <linux/mdev.h>
 #include <linux/mm.h>
+#include <linux/mmu_notifier.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
-#include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/vdpa.h>
@@ -547,7 +547,10 @@ static bool npa_mdev_is_owner(struct npa_mdev *nm)
 	return nm->mm && nm->mm == current->mm;
 }
 
-/* vhost requests: reads are open to the fd's holder, the rest to the owner. */
+/*
+ * vhost requests but VHOST_SET_OWNER: reads are open to the fd's holder, the
+ * rest to the owner.
+ */
 static long npa_mdev_vhost_ioctl(struct npa_mdev *nm, unsigned int cmd,
 				 void __user *arg)
 {
@@ -572,12 +575,6 @@ static long npa_mdev_vhost_ioctl(struct npa_mdev *nm, unsigned int cmd,
 	case VHOST_VDPA_GET_IOVA_RANGE:
 		return copy_to_user(arg, &nm->np->range,
 				    sizeof(nm->np->range)) ? -EFAULT : 0;
-	case VHOST_SET_OWNER:
-		if (nm->mm)
-			return -EBUSY;
-		nm->mm = current->mm;
-		mmgrab(nm->mm);
-		return 0;
 	}
 
 	if (!npa_mdev_is_owner(nm))
@@ -608,6 +605,123 @@ static long npa_mdev_vhost_ioctl(struct npa_mdev *nm, unsigned int cmd,
 	return -ENOTTY;
 }
 
+/*
+ * Back to a device just opened, with no owner: reset, no eventfd, no memory
+ * table pinned or mapped, no dirty log.  The last close and the owner's
+ * death, under nm->lock; the second of them finds nothing left to do.
+ */
+static void npa_mdev_let_go(struct npa_mdev *nm)
+{
+	int i;
+
+	npa_mdev_reset(nm);
+	for (i = 0; i < nm->nvqs; i++) {
+		struct npa_mdev_vq *vq = &nm->vqs[i];
+
+		vfio_virqfd_disable(&vq->kick);
+		npa_mdev_swap_ctx(&vq->call_lock, &vq->call, NULL);
+		vq->base = 0;
+	}
+	npa_mdev_swap_ctx(&nm->irq_lock, &nm->config_call, NULL);
+	npa_mdev_swap_ctx(&nm->irq_lock, &nm->req_trigger, NULL);
+	if (nm->mm) {
+		npa_mem_clear(nm);
+		nm->mm = NULL;
+	}
+	nm->log_base = 0;
+}
+
+/*
+ * The owner's death.  VHOST_SET_OWNER registers an mmu notifier on the
+ * owner's mm.  Its release runs once the mm's last user is gone, from
+ * exit_mmap() before the mm's pages are freed (the owner's files may not be
+ * closed yet, and another process may hold this device's fd), or from
+ * mmu_notifier_unregister().  It runs in an SRCU read section with no
+ * mmap_lock held and may sleep: it takes nm->lock and lets go of everything
+ * as the last close does.  nm->lock orders it with the requests of any other
+ * process holding the fd and with the last close.  The owner's own requests
+ * cannot race with it: a thread inside a request holds the mm's user count.
+ *
+ * A notifier cannot be unregistered from its own release (unregistering
+ * waits for the SRCU readers) nor under nm->lock (unregistering may call the
+ * release, which takes nm->lock): a dead owner's notifier stays in nm->owner
+ * until the next VHOST_SET_OWNER or the last close takes it out under
+ * nm->lock and unregisters it after dropping the lock.  A release that then
+ * runs finds nm->owner changed and does nothing; once unregistering returns,
+ * no release of that notifier runs any more, and it is freed.
+ *
+ * Lock order: nm->lock, then the owner's mmap_lock (mmu_notifier_register(),
+ * pinning).
+ */
+
+/**
+ * struct npa_mdev_owner - a device's hold on its owner's mm
+ * @mn: the notifier registered on the owner's mm; it holds the mm (mm_count)
+ *	until unregistered
+ * @nm: the device
+ */
+struct npa_mdev_owner {
+	struct mmu_notifier mn;
+	struct npa_mdev *nm;
+};
+
+static void npa_mdev_owner_release(struct mmu_notifier *mn,
+				   struct mm_struct *mm)
+{
+	struct npa_mdev_owner *owner =
+		container_of(mn, struct npa_mdev_owner, mn);
+	struct npa_mdev *nm = owner->nm;
+
+	mutex_lock(&nm->lock);
+	if (nm->owner == owner && nm->mm) {
+		dev_dbg(nm->vdev.dev, "the owner is gone: device released\n");
+		npa_mdev_let_go(nm);
+	}
+	mutex_unlock(&nm->lock);
+}
+
+static const struct mmu_notifier_ops npa_mdev_owner_ops = {
+	.release = npa_mdev_owner_release,
+};
+
+/* Unregister and free a notifier taken out of nm->owner; nm->lock not held. */
+static void npa_mdev_put_owner(struct npa_mdev_owner *owner)
+{
+	if (!owner)
+		return;
+	mmu_notifier_unregister(&owner->mn, owner->mn.mm);
+	kfree(owner);
+}
+
+/* VHOST_SET_OWNER: the caller becomes the owner, unless there is one. */
+static long npa_mdev_set_owner(struct npa_mdev *nm)
+{
+	struct npa_mdev_owner *owner, *dead = NULL;
+	long ret = -EBUSY;
+
+	mutex_lock(&nm->lock);
+	if (nm->mm)
+		goto unlock;
+	ret = -ENOMEM;
+	owner = kzalloc(sizeof(*owner), GFP_KERNEL_ACCOUNT);
+	if (!owner)
+		goto unlock;
+	owner->nm = nm;
+	owner->mn.ops = &npa_mdev_owner_ops;
+	ret = mmu_notifier_register(&owner->mn, current->mm);
+	if (ret) {
+		kfree(owner);
+		goto unlock;
+	}
+	dead = nm->owner;
+	nm->owner = owner;
+	nm->mm = current->mm;
+unlock:
+	mutex_unlock(&nm->lock);
+	npa_mdev_put_owner(dead);
+	return ret;
+}
+
 static int npa_mdev_open_device(struct vfio_device *vdev)
 {
 	struct npa_mdev *nm = vdev_to_nm(vdev);
@@ -625,34 +739,24 @@ static int npa_mdev_open_device(struct vfio_device *vdev)
 	return 0;
 }
 
-/* Last close, or the owner died: stop the device and let go of everything. */
+/* Last close: stop the device and let go of everything. */
 static void npa_mdev_close_device(struct vfio_device *vdev)
 {
 	struct npa_mdev *nm = vdev_to_nm(vdev);
 	const struct vdpa_config_ops *ops = nm->vdpa->config;
 	struct vdpa_callback none = {};
+	struct npa_mdev_owner *owner;
 	int i;
 
 	mutex_lock(&nm->lock);
-	npa_mdev_reset(nm);
-	for (i = 0; i < nm->nvqs; i++) {
-		struct npa_mdev_vq *vq = &nm->vqs[i];
-
-		vfio_virqfd_disable(&vq->kick);
+	npa_mdev_let_go(nm);
+	for (i = 0; i < nm->nvqs; i++)
 		ops->set_vq_cb(nm->vdpa, i, &none);
-		npa_mdev_swap_ctx(&vq->call_lock, &vq->call, NULL);
-		vq->base = 0;
-	}
 	ops->set_config_cb(nm->vdpa, &none);
-	npa_mdev_swap_ctx(&nm->irq_lock, &nm->config_call, NULL);
-	npa_mdev_swap_ctx(&nm->irq_lock, &nm->req_trigger, NULL);
-	if (nm->mm) {
-		npa_mem_clear(nm);
-		mmdrop(nm->mm);
-		nm->mm = NULL;
-	}
-	nm->log_base = 0;
+	owner = nm->owner;
+	nm->owner = NULL;
 	mutex_unlock(&nm->lock);
+	npa_mdev_put_owner(owner);
 }
 
 /*
@@ -960,6 +1064,8 @@ static long npa_mdev_ioctl(struct vfio_device *vdev, unsigned int cmd,
 	}
 	if (_IOC_TYPE(cmd) != VHOST_VIRTIO)
 		return -ENOTTY;
+	if (cmd == VHOST_SET_OWNER)
+		return npa_mdev_set_owner(nm);
 
 	mutex_lock(&nm->lock);
 	ret = npa_mdev_vhost_ioctl(nm, cmd, uarg);

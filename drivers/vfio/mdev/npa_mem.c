@@ -23,8 +23,9 @@
  * that left unpinned.
  *
  * Locking: every function here runs under struct npa_mdev.lock, which
- * serialises the requests and the last close: it protects npa_mdev.iotlb,
- * the runs of each region and the parent's mappings.
+ * serialises the requests, the last close and the owner's death: it
+ * protects npa_mdev.iotlb, the runs of each region and the parent's
+ * mappings.
  */
 #include <linux/iommu.h>
 #include <linux/capability.h>
