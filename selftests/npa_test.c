@@ -605,6 +605,40 @@ TEST_F(vf, vdpa_mac_mtu)
 }
 
 /*
+ * The admin's name, MAC and MTU survive npa's reload: npactl load makes the
+ * vdpa device of a function still handed to npa as bind made it.  Unbind
+ * forgets them: bound again without them, the function keeps its own MAC
+ * across a reload.
+ */
+TEST_F_TIMEOUT(vf, mac_mtu_survive_reload, 120)
+{
+	char other[16], parent[PARENT_LEN];
+
+	ASSERT_EQ(0, vf_bdf(2, other));
+	ASSERT_EQ(0, bind_vf(other,
+			     "--name npa-admin --mac 02:4e:50:41:00:03 --mtu 1400",
+			     parent)) TH_LOG("%s", out);
+	EXPECT_STREQ("npa-admin", parent);
+
+	ASSERT_EQ(0, sh(NPACTL " unload && " NPACTL " load")) TH_LOG("%s", out);
+	ASSERT_EQ(0, sh(NPACTL " parent %s", other)) TH_LOG("%s", out);
+	EXPECT_STREQ("npa-admin\n", out);
+	EXPECT_TRUE(exists("/sys/bus/vdpa/drivers/npa/%s", "npa-admin"));
+	ASSERT_EQ(0, sh("vdpa dev config show npa-admin")) TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(out, "mac 02:4e:50:41:00:03")) TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(out, "mtu 1400")) TH_LOG("%s", out);
+
+	ASSERT_EQ(0, sh(NPACTL " unbind %s", other)) TH_LOG("%s", out);
+	ASSERT_EQ(0, bind_vf(other, "", parent)) TH_LOG("%s", out);
+	ASSERT_EQ(0, sh(NPACTL " unload && " NPACTL " load")) TH_LOG("%s", out);
+	ASSERT_EQ(0, sh(NPACTL " parent %s", other)) TH_LOG("%s", out);
+	EXPECT_STREQ(parent, strtok(out, "\n"));
+	ASSERT_EQ(0, sh("vdpa dev config show %s", parent)) TH_LOG("%s", out);
+	EXPECT_EQ(NULL, strstr(out, "02:4e:50:41:00:03")) TH_LOG("%s", out);
+	EXPECT_EQ(0, sh(NPACTL " unbind %s", other)) TH_LOG("%s", out);
+}
+
+/*
  * npa_mdev takes only the vdpa devices handed to it (driver_override), and
  * the parent makes one vdpa device per function.
  */
