@@ -1729,6 +1729,230 @@ TEST_F_TIMEOUT(dp, owner_death_releases, 120)
 	EXPECT_GE(pins, pinned_pages());
 }
 
+/*
+ * The memory table names the owner's memory, never a device's: a region
+ * over the mmapped doorbells cannot be pinned, and the running device goes
+ * on as it was.
+ */
+TEST_F_TIMEOUT(dp, doorbell_not_guest_memory, 120)
+{
+	static const __u8 frame[60] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	const __u8 *frames[1] = { frame };
+	size_t lens[1] = { sizeof(frame) };
+	struct vhost_memory_region r[2];
+	struct npa_dev d;
+	long pins;
+	int i;
+
+	vfio_close(&self->v);
+	self->v.device = -1;
+	ASSERT_EQ(0, npa_open(&d, self->uuid));
+	ASSERT_EQ(0, npa_start(&d, NPA_KICK_MMAP));
+	pins = pinned_pages();
+	r[0].guest_phys_addr = d.mem_gpa;
+	r[0].memory_size = d.mem_size;
+	r[0].userspace_addr = (uintptr_t)d.mem;
+	r[1].guest_phys_addr = d.mem_gpa + 0x1000000;
+	r[1].memory_size = NPA_NQ * 4096;
+	r[1].userspace_addr = (uintptr_t)d.doorbells;
+	EXPECT_EQ(-EFAULT, set_table(d.device, 2, r));
+	EXPECT_EQ(pins, pinned_pages());
+
+	ASSERT_EQ(0, npa_tx_burst(&d, frames, lens, 1));
+	for (i = 0; i < 100 && vring_base(d.device, NPA_TXQ) != 1; i++)
+		usleep(50000);
+	EXPECT_EQ(1, vring_base(d.device, NPA_TXQ));
+	npa_close(&d);
+}
+
+/*
+ * A misbehaving guest, played by libnpa on VF 0's mdev, while a well-behaved
+ * one (npa-pkt) moves frames on VF 1's: the host stays up, the IOMMU stops
+ * DMA outside the memory table, the other guest's frames all arrive, and
+ * the misbehaving guest's mdev works again for its next user.
+ */
+FIXTURE(misbehave) {
+	char bdf[2][16];
+	char parent[2][PARENT_LEN];
+	char uuid[2][40];
+};
+
+FIXTURE_VARIANT(misbehave) {
+	__u64 addr;		/* the descriptor's address; 0: its buffer */
+	__u32 len;		/* its length */
+	__u16 ahead;		/* avail->idx this far past the entry */
+	bool overlap;		/* the used ring over the avail ring */
+	bool broken;		/* the lab's VF gives up: NEEDS_RESET */
+	const char *fault;	/* what the IOMMU logs */
+};
+
+/*
+ * What the lab's VF (QEMU's virtio-net) does with each: it reads a buffer
+ * the IOMMU refuses as all ones (the fault is logged) and sends that; it
+ * takes entries one at a time without checking how far the avail index
+ * moved; a buffer of 0 bytes, or one running past the memory table, makes
+ * it give up on the device (virtio_error(): NEEDS_RESET).
+ */
+FIXTURE_VARIANT_ADD(misbehave, descriptor_outside_memory) {
+	.addr = 0x7f000000, .len = 100, .fault = "fault addr 0x7f000000",
+};
+
+FIXTURE_VARIANT_ADD(misbehave, length_0) {
+	.len = 0, .broken = true,
+};
+
+FIXTURE_VARIANT_ADD(misbehave, length_4g) {
+	.len = 0xffffffff, .broken = true, .fault = "fault addr 0x40200000",
+};
+
+FIXTURE_VARIANT_ADD(misbehave, avail_index_far_ahead) {
+	.len = 100, .ahead = 1000,
+};
+
+FIXTURE_VARIANT_ADD(misbehave, rings_overlap) {
+	.len = 100, .overlap = true,
+};
+
+FIXTURE_SETUP(misbehave)
+{
+	int i;
+
+	ASSERT_EQ(0, sh(NPACTL " load")) TH_LOG("%s", out);
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(0, vf_bdf(i, self->bdf[i]));
+		ASSERT_EQ(0, bind_vf(self->bdf[i], "", self->parent[i]))
+			TH_LOG("%s", out);
+		new_uuid(self->uuid[i]);
+		ASSERT_EQ(0, create_mdev(self->parent[i], self->uuid[i]));
+	}
+}
+
+FIXTURE_TEARDOWN(misbehave)
+{
+	int i;
+
+	for (i = 0; i < 2; i++)
+		if (exists(MDEV_DEVICES "/%s", self->uuid[i]))
+			remove_mdev(self->uuid[i]);
+	EXPECT_TRUE(host_healthy()) TH_LOG("the kernel was tainted: see dmesg");
+}
+
+/*
+ * Restart the device with the transmit queue's used ring over its avail
+ * ring: the device's writes land on what the driver wrote.
+ */
+static int restart_overlapped(struct npa_dev *d)
+{
+	struct npa_vq *tx = &d->vq[NPA_TXQ], *rx = &d->vq[NPA_RXQ];
+	__u64 f = d->features & ((1ULL << VIRTIO_F_VERSION_1) |
+				 (1ULL << VIRTIO_F_ACCESS_PLATFORM));
+	int ret, i;
+
+	ret = set_status(d->device, 0);
+	if (!ret)
+		ret = ioctl(d->device, VHOST_SET_FEATURES, &f) ? -errno : 0;
+	if (!ret)
+		ret = set_status(d->device, S_FEAT);
+	for (i = 0; !ret && i < NPA_NQ; i++)
+		ret = vring(d->device, VHOST_SET_VRING_NUM, i, NPA_QSIZE);
+	if (!ret)
+		ret = vring_addr(d->device, NPA_RXQ, rx->desc_gpa,
+				 rx->avail_gpa, rx->used_gpa);
+	if (!ret)
+		ret = vring_addr(d->device, NPA_TXQ, tx->desc_gpa,
+				 tx->avail_gpa, tx->avail_gpa);
+	for (i = 0; !ret && i < NPA_NQ; i++)
+		ret = vring(d->device, VHOST_VDPA_SET_VRING_ENABLE, i, 1);
+	if (!ret)
+		ret = set_status(d->device,
+				 S_FEAT | VIRTIO_CONFIG_S_DRIVER_OK);
+	return ret;
+}
+
+TEST_F_TIMEOUT(misbehave, other_guest_unhurt, 240)
+{
+	struct npa_vq *tx;
+	struct npa_dev d;
+	char cmd[256];
+	__u8 status = 0;
+	__u64 one = 1;
+	pid_t other;
+	__u16 id;
+	int i;
+
+	sh("dmesg -C");
+	ASSERT_EQ(0, npa_open(&d, self->uuid[0]));
+	ASSERT_EQ(0, npa_start(&d, NPA_KICK_EVENTFD));
+	tx = &d.vq[NPA_TXQ];
+	if (variant->overlap)
+		ASSERT_EQ(0, restart_overlapped(&d));
+
+	snprintf(cmd, sizeof(cmd),
+		 "exec tools/npa/npa-pkt -u %s -i 1 -n 2000 both >%s/other.log 2>&1",
+		 self->uuid[1], getenv("NPA_OUT") ?: "/tmp");
+	other = spawn(cmd);
+	ASSERT_LT(0, other);
+	sleep(1);
+
+	/* One transmit descriptor as the variant writes it, then kick. */
+	for (i = 0; i < (variant->overlap ? 8 : 1); i++) {
+		id = tx->avail_idx % NPA_QSIZE;
+		tx->desc[id].addr = variant->addr ?:
+				    tx->buf_gpa + id * NPA_BUFSZ;
+		tx->desc[id].len = variant->len;
+		tx->desc[id].flags = 0;
+		memset(tx->buf + id * NPA_BUFSZ, 0, NPA_HDRSZ + 60);
+		tx->avail->ring[id] = id;
+		tx->avail_idx += 1 + variant->ahead;
+		__atomic_store_n(&tx->avail->idx, tx->avail_idx,
+				 __ATOMIC_RELEASE);
+		ASSERT_EQ(8, write(tx->kick_fd, &one, 8));
+		usleep(100000);
+	}
+	/*
+	 * The misdeed reached the device: QEMU's virtio-net, the lab's VF,
+	 * stops the device and asks for a reset.
+	 */
+	for (i = 0; variant->broken && i < 50; i++) {
+		ASSERT_EQ(0, ioctl(d.device, VHOST_VDPA_GET_STATUS, &status));
+		if (status & VIRTIO_CONFIG_S_NEEDS_RESET)
+			break;
+		usleep(100000);
+	}
+	EXPECT_EQ(variant->broken, !!(status & VIRTIO_CONFIG_S_NEEDS_RESET))
+		TH_LOG("device status 0x%x", status);
+	/* Or it went on with the ring: its used index moved. */
+	for (i = 0; !variant->broken && !variant->overlap && i < 50; i++) {
+		if (vring_base(d.device, NPA_TXQ) > 0)
+			break;
+		usleep(100000);
+	}
+	if (!variant->broken && !variant->overlap)
+		EXPECT_LT(0, vring_base(d.device, NPA_TXQ));
+	if (variant->fault) {
+		for (i = 0; i < 50; i++) {
+			usleep(100000);
+			sh("dmesg");
+			if (strstr(out, variant->fault))
+				break;
+		}
+		EXPECT_NE(NULL, strstr(out, variant->fault))
+			TH_LOG("no IOMMU fault for the stray DMA:\n%s", out);
+	}
+
+	/* The other guest's frames all arrived, both ways. */
+	EXPECT_EQ(0, reap(other, 180)) {
+		sh("cat %s/other.log", getenv("NPA_OUT") ?: "/tmp");
+		TH_LOG("%s", out);
+	}
+	EXPECT_TRUE(host_healthy()) TH_LOG("the kernel was tainted: see dmesg");
+	npa_close(&d);
+
+	/* Reset by its next user, the misbehaving guest's mdev works. */
+	EXPECT_EQ(0, sh("tools/npa/npa-pkt -u %s -i 0 -n 100 both",
+			self->uuid[0])) TH_LOG("%s", out);
+}
+
 /* Frames through the VF, both ways, checked byte for byte by the peer. */
 FIXTURE(frames) {
 	char bdf[16];
