@@ -88,9 +88,10 @@ tools/lab/run-host.sh -R -o "$out-nointremap" selftests/run.sh -f nointremap
 result "selftests without interrupt remapping: the test host ran them to the end" $?
 
 # A short fuzz of the UAPI, every kind of request (huge memory regions
-# too: docs/fuzz-findings.md, 1, fixed).
+# too: docs/fuzz-findings.md, 1, fixed), on two vCPUs: requests race
+# interrupts and teardown on the other CPU.
 step "UAPI fuzzer, short run"
-tools/lab/run-host.sh -m 4G -o "$out-fuzz" selftests/fuzz.sh 20
+tools/lab/run-host.sh -c 2 -m 4G -o "$out-fuzz" selftests/fuzz.sh 20
 result "fuzz: the test host ran it to the end" $?
 
 # Every way an mdev is taken away, under traffic, twice each (make
