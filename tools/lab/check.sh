@@ -76,7 +76,9 @@ rm -rf "$fresh"
 step "selftests in the lab test host"
 stamp=$(date +%Y%m%d-%H%M%S)
 out=$repo/build/lab/check-$stamp
-tools/lab/run-host.sh -m 4G -o "$out" selftests/run.sh -F noiommu -F nointremap
+# 30 minutes: a busy machine has taken the suite past run-host.sh's default
+# 15; a test host that stops making progress is ended long before (NPA_STALL).
+tools/lab/run-host.sh -m 4G -t 1800 -o "$out" selftests/run.sh -F noiommu -F nointremap
 result "selftests: the test host ran them to the end" $?
 
 step "selftests in a test host without an IOMMU"
