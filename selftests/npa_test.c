@@ -32,6 +32,14 @@
 #include <linux/virtio_net.h>
 
 #include "kselftest_harness.h"
+
+/*
+ * A busy machine slows the TCG test host many times over: a test without a
+ * timeout of its own gets 120 s, not the harness's 30 (a test that ran past
+ * it was killed before its teardown, leaving its mdev to fail the next).
+ */
+#undef TEST_TIMEOUT_DEFAULT
+#define TEST_TIMEOUT_DEFAULT 120
 #include "libnpa.h"
 #include "wire.h"
 
