@@ -519,3 +519,30 @@ struct page *npa_mem_page(struct npa_mdev *nm, u64 gpa)
 	run = vhost_iotlb_itree_first(map->opaque, gpa, gpa);
 	return pfn_to_page(PHYS_PFN(run->addr + gpa - run->start));
 }
+
+/*
+ * Map host memory npa owns (the relay's shadow rings) for the device at
+ * @iova, outside the memory table, through the same path as guest memory.
+ */
+int npa_mem_map_host(struct npa_mdev *nm, u64 iova, phys_addr_t pa, u64 size)
+{
+	int ret;
+
+	ret = npa_mem_dma_map(nm, iova, pa, size);
+	if (ret)
+		return ret;
+	ret = npa_mem_dma_commit(nm);
+	if (ret) {
+		npa_mem_dma_unmap(nm, iova, size);
+		npa_mem_dma_commit(nm);
+	}
+	return ret;
+}
+
+void npa_mem_unmap_host(struct npa_mdev *nm, u64 iova, u64 size)
+{
+	npa_mem_dma_unmap(nm, iova, size);
+	if (npa_mem_dma_commit(nm))
+		dev_err(nm->vdev.dev, "the parent refused to unmap 0x%llx+0x%llx\n",
+			iova, size);
+}
