@@ -64,38 +64,6 @@
  */
 #define NPA_MDEV_DRIVER_NAME		"npa"
 
-/**
- * struct npa_mdev_vq - a virtqueue as the user set it up
- * @nm: the device
- * @num: ring size, 0 while unset
- * @ready: enabled with VHOST_VDPA_SET_VRING_ENABLE
- * @addr_set: @desc, @avail and @used are set
- * @desc: descriptor table (guest physical address)
- * @avail: driver area
- * @used: device area
- * @kick: kick eventfd -> doorbell
- * @call_lock: protects @call against the interrupt
- * @call: the vring call eventfd
- * @producer: irq bypass producer for @call while the device runs
- * @bypass: @producer is registered
- * @base: the used index the ring had when the device was last reset
- */
-struct npa_mdev_vq {
-	struct npa_mdev *nm;
-	u16 num;
-	u16 base;
-	bool ready;
-	bool addr_set;
-	u64 desc;
-	u64 avail;
-	u64 used;
-	struct virqfd *kick;
-	spinlock_t call_lock;	/* protects call */
-	struct eventfd_ctx *call;
-	struct irq_bypass_producer producer;
-	bool bypass;
-};
-
 static struct npa_mdev *vdev_to_nm(struct vfio_device *vdev)
 {
 	return container_of(vdev, struct npa_mdev, vdev);
@@ -111,9 +79,14 @@ static u64 npa_mdev_device_features(struct vdpa_device *vdpa)
 	return vdpa->config->get_device_features(vdpa);
 }
 
+/* VHOST_F_LOG_ALL is npa's own (relay mode), where the relay has room. */
 static u64 npa_mdev_offered(struct npa_mdev *nm)
 {
-	return npa_mdev_device_features(nm->vdpa) & NPA_MDEV_FEATURES;
+	u64 offered = npa_mdev_device_features(nm->vdpa) & NPA_MDEV_FEATURES;
+
+	if (nm->np->relay_iova)
+		offered |= BIT_ULL(VHOST_F_LOG_ALL);
+	return offered;
 }
 
 static int npa_mdev_init_dev(struct vfio_device *vdev)
@@ -136,8 +109,10 @@ static int npa_mdev_init_dev(struct vfio_device *vdev)
 	for (i = 0; i < nm->nvqs; i++) {
 		nm->vqs[i].nm = nm;
 		spin_lock_init(&nm->vqs[i].call_lock);
+		INIT_WORK(&nm->vqs[i].relay_work, npa_relay_work);
 	}
 	spin_lock_init(&nm->irq_lock);
+	init_rwsem(&nm->doorbell_lock);
 	mutex_init(&nm->lock);
 	return 0;
 }
@@ -176,12 +151,21 @@ static void npa_mdev_signal(spinlock_t *lock, struct eventfd_ctx *const *slot)
 	spin_unlock_irqrestore(lock, flags);
 }
 
+void npa_mdev_vq_call(struct npa_mdev_vq *vq)
+{
+	atomic64_inc(&vq->nm->host_calls);
+	npa_mdev_signal(&vq->call_lock, &vq->call);
+}
+
+/* The device used buffers: tell the guest, or the relay in relay mode. */
 static irqreturn_t npa_mdev_vq_cb(void *priv)
 {
 	struct npa_mdev_vq *vq = priv;
 
-	atomic64_inc(&vq->nm->host_calls);
-	npa_mdev_signal(&vq->call_lock, &vq->call);
+	if (READ_ONCE(vq->relay))
+		npa_relay_poke(vq);
+	else
+		npa_mdev_vq_call(vq);
 	return IRQ_HANDLED;
 }
 
@@ -208,7 +192,7 @@ static void npa_mdev_bypass_on(struct npa_mdev_vq *vq)
 	struct vdpa_device *vdpa = vq->nm->vdpa;
 	int irq, ret;
 
-	if (vq->bypass || !vq->call || !vq->ready ||
+	if (vq->bypass || !vq->call || !vq->ready || vq->relay ||
 	    !vdpa->config->get_vq_irq)
 		return;
 	irq = vdpa->config->get_vq_irq(vdpa, vq_index(vq));
@@ -275,27 +259,95 @@ static u16 npa_mdev_used_idx(struct npa_mdev_vq *vq)
 	return idx;
 }
 
-/* Back to the state of a device just opened by its owner. */
-static void npa_mdev_reset(struct npa_mdev *nm)
+/*
+ * A running queue in direct mode, where the parent can tell (suspend, then
+ * get_vq_state): the avail index to resume from, into vq->base.
+ */
+static bool npa_mdev_save_base(struct npa_mdev *nm, u16 i)
 {
+	const struct vdpa_config_ops *ops = nm->vdpa->config;
+	struct npa_mdev_vq *vq = &nm->vqs[i];
+	struct vdpa_vq_state state;
+
+	if (!(nm->status & VIRTIO_CONFIG_S_DRIVER_OK) || !vq->ready ||
+	    vq->relay || !ops->suspend || !ops->get_vq_state ||
+	    ops->get_vq_state(nm->vdpa, i, &state))
+		return false;
+	vq->base = state.split.avail_index;
+	return true;
+}
+
+/*
+ * Stop the device: reset it.  Each queue that ran keeps where it stands in
+ * vq->base (for VHOST_GET_VRING_BASE, or to start again there): taken from
+ * the parent where it can tell, from the relay in relay mode, and
+ * otherwise (a virtio 1.x VF in direct mode) the used index the device
+ * left in guest memory, which it no longer writes once reset.
+ */
+static void npa_mdev_stop(struct npa_mdev *nm)
+{
+	const struct vdpa_config_ops *ops = nm->vdpa->config;
+	bool saved[NPA_MDEV_DATA_VQS] = {};
 	int i;
 
+	if ((nm->status & VIRTIO_CONFIG_S_DRIVER_OK) && ops->suspend &&
+	    !ops->suspend(nm->vdpa))
+		for (i = 0; i < nm->nvqs; i++)
+			saved[i] = npa_mdev_save_base(nm, i);
 	if (vdpa_reset(nm->vdpa, 0))
 		dev_warn_ratelimited(nm->vdev.dev, "the device did not reset\n");
 	for (i = 0; i < nm->nvqs; i++) {
 		struct npa_mdev_vq *vq = &nm->vqs[i];
 
 		npa_mdev_bypass_off(vq);
-		vq->base = npa_mdev_used_idx(vq);
+		if (vq->relay)
+			npa_relay_stop(vq);
+		else if (!saved[i] && vq->ready &&
+			 (nm->status & VIRTIO_CONFIG_S_DRIVER_OK))
+			vq->base = npa_mdev_used_idx(vq);
+	}
+}
+
+/* Back to the state of a device just opened by its owner, but vq->base. */
+static void npa_mdev_reset(struct npa_mdev *nm)
+{
+	int i;
+
+	npa_mdev_stop(nm);
+	for (i = 0; i < nm->nvqs; i++) {
+		struct npa_mdev_vq *vq = &nm->vqs[i];
+
 		vq->num = 0;
 		vq->ready = false;
 		vq->addr_set = false;
+		vq->log_used = false;
 	}
 	nm->features = 0;
 	nm->features_set = false;
 	nm->status = 0;
 }
 
+/*
+ * Can queue @i start at vq->base on the device itself?  A fresh ring
+ * starts at 0; another index needs a parent that loads ring state.
+ */
+static bool npa_mdev_load_base(struct npa_mdev *nm, u16 i)
+{
+	const struct vdpa_config_ops *ops = nm->vdpa->config;
+	struct vdpa_vq_state state = {
+		.split.avail_index = nm->vqs[i].base,
+	};
+
+	if (!nm->vqs[i].base)
+		return true;
+	return ops->set_vq_state && !ops->set_vq_state(nm->vdpa, i, &state);
+}
+
+/*
+ * Each ready queue starts in direct mode (the device on the guest's ring),
+ * or in relay mode (npa_relay.c) while the dirty log is on
+ * (VHOST_F_LOG_ALL) or when it resumes at an index the device cannot load.
+ */
 static int npa_mdev_driver_ok(struct npa_mdev *nm)
 {
 	const struct vdpa_config_ops *ops = nm->vdpa->config;
@@ -315,18 +367,104 @@ static int npa_mdev_driver_ok(struct npa_mdev *nm)
 	}
 	for (i = 0; i < nm->nvqs; i++) {
 		struct npa_mdev_vq *vq = &nm->vqs[i];
+		u64 desc = vq->desc, avail = vq->avail, used = vq->used;
 
 		if (!vq->ready)
 			continue;
 		ops->set_vq_num(nm->vdpa, i, vq->num);
-		ret = ops->set_vq_address(nm->vdpa, i, vq->desc, vq->avail,
-					  vq->used);
+		if ((nm->features & BIT_ULL(VHOST_F_LOG_ALL)) ||
+		    !npa_mdev_load_base(nm, i)) {
+			ret = npa_relay_start(vq, &desc, &avail, &used);
+			if (ret)
+				goto stop_relays;
+		}
+		ret = ops->set_vq_address(nm->vdpa, i, desc, avail, used);
 		if (ret)
-			return ret;
+			goto stop_relays;
 		ops->set_vq_ready(nm->vdpa, i, true);
 		npa_mdev_bypass_on(vq);
 	}
+	/* What the guest made available before the relay started. */
+	for (i = 0; i < nm->nvqs; i++)
+		if (nm->vqs[i].relay)
+			npa_relay_poke(&nm->vqs[i]);
 	return 0;
+
+stop_relays:
+	dev_warn_ratelimited(nm->vdev.dev, "queue %d cannot start: %d\n", i,
+			     ret);
+	for (i = 0; i < nm->nvqs; i++)
+		npa_relay_stop(&nm->vqs[i]);
+	return ret;
+}
+
+/*
+ * The features the device gets: the user's but npa's own VHOST_F_LOG_ALL.
+ * Its DMA always goes through an IOMMU (or the parent's own translation,
+ * which needs no feature bit).
+ */
+static int npa_mdev_device_set_features(struct npa_mdev *nm)
+{
+	return vdpa_set_features(nm->vdpa,
+				 (nm->features & ~BIT_ULL(VHOST_F_LOG_ALL)) |
+				 (npa_mdev_device_features(nm->vdpa) &
+				  BIT_ULL(VIRTIO_F_ACCESS_PLATFORM)));
+}
+
+/*
+ * Restart the running device, each queue where it stands, to move queues
+ * between direct and relay mode (docs/migration.md has why nothing is lost
+ * or completed twice).  The guest sees no reset: its rings go on from where
+ * the device left them.  On failure the device is reset, as by the user.
+ */
+static int npa_mdev_restart(struct npa_mdev *nm)
+{
+	u8 status = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
+		    VIRTIO_CONFIG_S_FEATURES_OK;
+	int ret;
+
+	npa_mdev_stop(nm);
+	ret = npa_mdev_device_set_features(nm);
+	if (!ret) {
+		vdpa_set_status(nm->vdpa, status);
+		if (!(nm->vdpa->config->get_status(nm->vdpa) &
+		      VIRTIO_CONFIG_S_FEATURES_OK))
+			ret = -EIO;
+	}
+	if (!ret)
+		ret = npa_mdev_driver_ok(nm);
+	if (ret) {
+		dev_warn_ratelimited(nm->vdev.dev,
+				     "the device did not restart (%d): it is reset\n",
+				     ret);
+		npa_mdev_reset(nm);
+		return ret;
+	}
+	vdpa_set_status(nm->vdpa, nm->status);
+	return 0;
+}
+
+/*
+ * VHOST_F_LOG_ALL toggled after FEATURES_OK, the one change accepted then,
+ * as vhost-net's users start and end dirty logging on a running device.
+ * On: each queue moves to relay mode (a running device is restarted).
+ * Off: logging stops at once; the queues leave relay mode where the parent
+ * can stop the device and load where each stands (suspend, set_vq_state),
+ * otherwise when the user resets the device: a virtio 1.x VF cannot start
+ * a ring anywhere but at 0.
+ */
+static int npa_mdev_set_log_all(struct npa_mdev *nm, u64 features)
+{
+	const struct vdpa_config_ops *ops = nm->vdpa->config;
+	bool on = features & BIT_ULL(VHOST_F_LOG_ALL);
+
+	if (on == !!(nm->features & BIT_ULL(VHOST_F_LOG_ALL)))
+		return 0;
+	nm->features = features;
+	if (!(nm->status & VIRTIO_CONFIG_S_DRIVER_OK) ||
+	    (!on && !(ops->suspend && ops->set_vq_state)))
+		return 0;
+	return npa_mdev_restart(nm);
 }
 
 static long npa_mdev_set_status(struct npa_mdev *nm, u8 __user *arg)
@@ -353,13 +491,7 @@ static long npa_mdev_set_status(struct npa_mdev *nm, u8 __user *arg)
 					     "FEATURES_OK before VHOST_SET_FEATURES\n");
 			return -EINVAL;
 		}
-		/*
-		 * The device's DMA always goes through an IOMMU (or the
-		 * parent's own translation, which needs no feature bit).
-		 */
-		ret = vdpa_set_features(nm->vdpa, nm->features |
-					(npa_mdev_device_features(nm->vdpa) &
-					 BIT_ULL(VIRTIO_F_ACCESS_PLATFORM)));
+		ret = npa_mdev_device_set_features(nm);
 		if (ret)
 			return ret;
 	}
@@ -394,8 +526,12 @@ static long npa_mdev_set_features(struct npa_mdev *nm, u64 __user *arg)
 
 	if (copy_from_user(&features, arg, sizeof(features)))
 		return -EFAULT;
-	if (nm->status & VIRTIO_CONFIG_S_FEATURES_OK)
-		return -EBUSY;
+	if (nm->status & VIRTIO_CONFIG_S_FEATURES_OK) {
+		if ((features ^ nm->features) & ~BIT_ULL(VHOST_F_LOG_ALL) ||
+		    (features & ~offered))
+			return -EBUSY;
+		return npa_mdev_set_log_all(nm, features);
+	}
 	if (!(features & BIT_ULL(VIRTIO_F_VERSION_1))) {
 		dev_warn_ratelimited(nm->vdev.dev,
 				     "features 0x%llx lack VIRTIO_F_VERSION_1\n",
@@ -438,6 +574,10 @@ static int npa_mdev_kick(void *opaque, void *unused)
 {
 	struct npa_mdev_vq *vq = opaque;
 
+	if (READ_ONCE(vq->relay)) {
+		npa_relay_poke(vq);
+		return 0;
+	}
 	atomic64_inc(&vq->nm->host_kicks);
 	vq->nm->vdpa->config->kick_vq(vq->nm->vdpa, vq_index(vq));
 	return 0;
@@ -453,11 +593,45 @@ static u16 npa_mdev_vq_num_max(struct npa_mdev *nm, u16 idx)
 	return ops->get_vq_num_max(nm->vdpa);
 }
 
+/*
+ * While the device runs, only the dirty log of the used ring may change
+ * (VHOST_VRING_F_LOG, log_guest_addr), as vhost-net's users do when they
+ * start and end logging; the rings stay where they are.
+ */
+static long npa_mdev_set_vring_addr(struct npa_mdev *nm,
+				    struct npa_mdev_vq *vq, void __user *arg)
+{
+	struct vhost_vring_addr a;
+
+	if (copy_from_user(&a, arg, sizeof(a)))
+		return -EFAULT;
+	if (a.flags & ~BIT(VHOST_VRING_F_LOG))
+		return -EOPNOTSUPP;
+	if (!IS_ALIGNED(a.desc_user_addr, 16) ||
+	    !IS_ALIGNED(a.avail_user_addr, 2) ||
+	    !IS_ALIGNED(a.used_user_addr, 4)) {
+		dev_warn_ratelimited(nm->vdev.dev,
+				     "queue %u: misaligned ring address\n",
+				     vq_index(vq));
+		return -EINVAL;
+	}
+	if ((nm->status & VIRTIO_CONFIG_S_DRIVER_OK) &&
+	    (!vq->addr_set || a.desc_user_addr != vq->desc ||
+	     a.avail_user_addr != vq->avail || a.used_user_addr != vq->used))
+		return -EBUSY;
+	vq->desc = a.desc_user_addr;
+	vq->avail = a.avail_user_addr;
+	vq->used = a.used_user_addr;
+	vq->log_used = a.flags & BIT(VHOST_VRING_F_LOG);
+	vq->log_addr = a.log_guest_addr;
+	vq->addr_set = true;
+	return 0;
+}
+
 static long npa_mdev_vring_ioctl(struct npa_mdev *nm, unsigned int cmd,
 				 void __user *arg)
 {
 	struct vhost_vring_state s;
-	struct vhost_vring_addr a;
 	struct vhost_vring_file f;
 	struct npa_mdev_vq *vq;
 	u32 idx;
@@ -472,7 +646,7 @@ static long npa_mdev_vring_ioctl(struct npa_mdev *nm, unsigned int cmd,
 	switch (cmd) {
 	case VHOST_GET_VRING_BASE:
 		s.index = idx;
-		s.num = npa_mdev_used_idx(vq);
+		s.num = vq->relay ? npa_relay_index(vq) : npa_mdev_used_idx(vq);
 		return copy_to_user(arg, &s, sizeof(s)) ? -EFAULT : 0;
 	case VHOST_SET_VRING_KICK:
 		if (copy_from_user(&f, arg, sizeof(f)))
@@ -487,6 +661,8 @@ static long npa_mdev_vring_ioctl(struct npa_mdev *nm, unsigned int cmd,
 	}
 
 	/* The rest program the queue: not while the device runs. */
+	if (cmd == VHOST_SET_VRING_ADDR)
+		return npa_mdev_set_vring_addr(nm, vq, arg);
 	if (nm->status & VIRTIO_CONFIG_S_DRIVER_OK)
 		return -EBUSY;
 
@@ -503,33 +679,20 @@ static long npa_mdev_vring_ioctl(struct npa_mdev *nm, unsigned int cmd,
 		}
 		vq->num = s.num;
 		return 0;
-	case VHOST_SET_VRING_ADDR:
-		if (copy_from_user(&a, arg, sizeof(a)))
-			return -EFAULT;
-		if (a.flags & ~BIT(VHOST_VRING_F_LOG))
-			return -EOPNOTSUPP;
-		if (!IS_ALIGNED(a.desc_user_addr, 16) ||
-		    !IS_ALIGNED(a.avail_user_addr, 2) ||
-		    !IS_ALIGNED(a.used_user_addr, 4)) {
-			dev_warn_ratelimited(nm->vdev.dev,
-					     "queue %u: misaligned ring address\n",
-					     idx);
-			return -EINVAL;
-		}
-		vq->desc = a.desc_user_addr;
-		vq->avail = a.avail_user_addr;
-		vq->used = a.used_user_addr;
-		vq->addr_set = true;
-		return 0;
 	case VHOST_SET_VRING_BASE:
 		if (copy_from_user(&s, arg, sizeof(s)))
 			return -EFAULT;
-		if (s.num) {
+		if (s.num > U16_MAX)
+			return -EINVAL;
+		/* Resumed by the device, else by the relay (at DRIVER_OK). */
+		if (s.num && !nm->np->relay_iova &&
+		    !nm->vdpa->config->set_vq_state) {
 			dev_warn_ratelimited(nm->vdev.dev,
 					     "queue %u: the device cannot start a ring at index %u\n",
 					     idx, s.num);
 			return -EOPNOTSUPP;
 		}
+		vq->base = s.num;
 		return 0;
 	case VHOST_VDPA_SET_VRING_ENABLE:
 		if (copy_from_user(&s, arg, sizeof(s)))
@@ -586,8 +749,7 @@ static long npa_mdev_vhost_ioctl(struct npa_mdev *nm, unsigned int cmd,
 	case VHOST_SET_MEM_TABLE:
 		return npa_mem_set_table(nm, arg);
 	case VHOST_SET_LOG_BASE:
-		return copy_from_user(&nm->log_base, arg,
-				      sizeof(nm->log_base)) ? -EFAULT : 0;
+		return npa_relay_set_log_base(nm, arg);
 	case VHOST_VDPA_SET_STATUS:
 		return npa_mdev_set_status(nm, arg);
 	case VHOST_VDPA_SET_CONFIG:
@@ -756,6 +918,9 @@ static void npa_mdev_close_device(struct vfio_device *vdev)
 	owner = nm->owner;
 	nm->owner = NULL;
 	mutex_unlock(&nm->lock);
+	/* The device is reset and the kick eventfds gone: nothing requeues. */
+	for (i = 0; i < nm->nvqs; i++)
+		cancel_work_sync(&nm->vqs[i].relay_work);
 	npa_mdev_put_owner(owner);
 }
 
@@ -1078,12 +1243,18 @@ static ssize_t npa_mdev_write(struct vfio_device *vdev, const char __user *buf,
 			      size_t count, loff_t *ppos)
 {
 	struct npa_mdev *nm = vdev_to_nm(vdev);
+	struct npa_mdev_vq *vq;
 	u64 pos = *ppos;
 
 	if (pos >> NPA_MDEV_OFFSET_SHIFT != NPA_MDEV_NOTIFY_REGION ||
 	    count != sizeof(u16) || offset_in_page(pos) ||
 	    pos >= (u64)nm->nvqs * PAGE_SIZE)
 		return -EINVAL;
+	vq = &nm->vqs[pos >> PAGE_SHIFT];
+	if (READ_ONCE(vq->relay)) {
+		npa_relay_poke(vq);
+		return count;
+	}
 	atomic64_inc(&nm->host_kicks);
 	nm->vdpa->config->kick_vq(nm->vdpa, pos >> PAGE_SHIFT);
 	return count;
@@ -1094,9 +1265,27 @@ static vm_fault_t npa_mdev_notify_fault(struct vm_fault *vmf)
 	struct vm_area_struct *vma = vmf->vma;
 	struct npa_mdev *nm = vma->vm_private_data;
 	u16 qid = vma->vm_pgoff + ((vmf->address - vma->vm_start) >> PAGE_SHIFT);
+	vm_fault_t ret = VM_FAULT_SIGBUS;
 
-	return vmf_insert_pfn(vma, vmf->address & PAGE_MASK,
-			      PHYS_PFN(npa_mdev_doorbell(nm, qid)));
+	/* A relaying queue's kicks must reach npa, not the device. */
+	down_read(&nm->doorbell_lock);
+	if (!nm->vqs[qid].relay)
+		ret = vmf_insert_pfn(vma, vmf->address & PAGE_MASK,
+				     PHYS_PFN(npa_mdev_doorbell(nm, qid)));
+	up_read(&nm->doorbell_lock);
+	return ret;
+}
+
+/*
+ * Would queue @qid run in relay mode if it started now (or does it)?  Read
+ * without npa_mdev.lock, which mmap cannot take: a hint that keeps a VMM
+ * from mapping a doorbell it could not use; npa_relay_start() revokes a
+ * mapping made anyway.
+ */
+static bool npa_mdev_relays(struct npa_mdev *nm, u16 qid)
+{
+	return (READ_ONCE(nm->features) & BIT_ULL(VHOST_F_LOG_ALL)) ||
+	       READ_ONCE(nm->vqs[qid].base) || READ_ONCE(nm->vqs[qid].relay);
 }
 
 static const struct vm_operations_struct npa_mdev_notify_vm_ops = {
@@ -1107,12 +1296,16 @@ static const struct vm_operations_struct npa_mdev_notify_vm_ops = {
 static int npa_mdev_mmap(struct vfio_device *vdev, struct vm_area_struct *vma)
 {
 	struct npa_mdev *nm = vdev_to_nm(vdev);
+	unsigned long i;
 
 	if (vma->vm_pgoff >> (NPA_MDEV_OFFSET_SHIFT - PAGE_SHIFT) !=
 	    NPA_MDEV_NOTIFY_REGION || !(vma->vm_flags & VM_SHARED) ||
 	    vma->vm_pgoff + vma_pages(vma) > nm->nvqs ||
 	    !npa_mdev_doorbells_mmappable(nm))
 		return -EINVAL;
+	for (i = vma->vm_pgoff; i < vma->vm_pgoff + vma_pages(vma); i++)
+		if (npa_mdev_relays(nm, i))
+			return -EBUSY;
 
 	vm_flags_set(vma, VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP);
 	vma->vm_page_prot = pgprot_noncached(vma->vm_page_prot);
@@ -1369,6 +1562,7 @@ static int npa_mdev_vdpa_probe(struct vdpa_device *vdpa)
 	if (ret)
 		goto err_free;
 	npa_mdev_init_range(np);
+	npa_relay_init_window(np, NPA_MDEV_DATA_VQS);
 
 	np->type.sysfs_name = "net";
 	np->type.pretty_name = "npa virtio-net";
