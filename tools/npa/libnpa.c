@@ -297,6 +297,16 @@ static int setup_vq(struct npa_dev *d, __u16 idx)
 	addr.desc_user_addr = vq->desc_gpa;
 	addr.avail_user_addr = vq->avail_gpa;
 	addr.used_user_addr = vq->used_gpa;
+	if (d->log_all) {
+		addr.flags = 1 << VHOST_VRING_F_LOG;
+		addr.log_guest_addr = vq->used_gpa;
+	}
+	/* Where the guest's ring stands, as after a migration. */
+	base.num = d->base;
+	vq->avail_idx = d->base;
+	vq->last_used = d->base;
+	vq->used->idx = d->base;
+	vq->avail->idx = d->base;
 	if (ioctl(d->device, VHOST_SET_VRING_NUM, &num) ||
 	    ioctl(d->device, VHOST_SET_VRING_ADDR, &addr) ||
 	    ioctl(d->device, VHOST_SET_VRING_BASE, &base))
@@ -331,6 +341,56 @@ static int set_status(struct npa_dev *d, __u8 status)
 	return 0;
 }
 
+/* A dirty log for the whole memory, and a copy to check it against. */
+static int set_log_base(struct npa_dev *d)
+{
+	if (!(d->features & (1ULL << VHOST_F_LOG_ALL))) {
+		errno = EOPNOTSUPP;
+		return fail("VHOST_F_LOG_ALL not offered");
+	}
+	if (!d->log) {
+		d->log_size = (d->mem_gpa + d->mem_size) / PAGE / 8;
+		d->log = calloc(1, d->log_size);
+		d->log_expect = calloc(1, d->log_size);
+		if (!d->log || !d->log_expect)
+			return fail("dirty log");
+	}
+	if (ioctl(d->device, VHOST_SET_LOG_BASE, &(__u64){ (uintptr_t)d->log }))
+		return fail("VHOST_SET_LOG_BASE");
+	return 0;
+}
+
+int npa_set_log_all(struct npa_dev *d, bool on)
+{
+	__u64 features = d->acked & ~(1ULL << VHOST_F_LOG_ALL);
+	struct vhost_vring_addr addr;
+	int q, ret;
+
+	if (on) {
+		ret = set_log_base(d);
+		if (ret)
+			return ret;
+		features |= 1ULL << VHOST_F_LOG_ALL;
+	}
+	if (ioctl(d->device, VHOST_SET_FEATURES, &features))
+		return fail("VHOST_SET_FEATURES (dirty log)");
+	d->acked = features;
+	d->log_all = on;
+	for (q = 0; q < NPA_NQ; q++) {
+		addr = (struct vhost_vring_addr){
+			.index = q,
+			.flags = on ? 1 << VHOST_VRING_F_LOG : 0,
+			.desc_user_addr = d->vq[q].desc_gpa,
+			.avail_user_addr = d->vq[q].avail_gpa,
+			.used_user_addr = d->vq[q].used_gpa,
+			.log_guest_addr = d->vq[q].used_gpa,
+		};
+		if (ioctl(d->device, VHOST_SET_VRING_ADDR, &addr))
+			return fail("VHOST_SET_VRING_ADDR (dirty log)");
+	}
+	return 0;
+}
+
 int npa_start(struct npa_dev *d, enum npa_kick kick)
 {
 	struct {
@@ -359,9 +419,16 @@ int npa_start(struct npa_dev *d, enum npa_kick kick)
 	if (ioctl(d->device, VHOST_SET_MEM_TABLE, &table))
 		return fail("VHOST_SET_MEM_TABLE");
 
+	if (d->log_all) {
+		ret = set_log_base(d);
+		if (ret)
+			return ret;
+		features |= 1ULL << VHOST_F_LOG_ALL;
+	}
 	features &= d->features;
 	if (ioctl(d->device, VHOST_SET_FEATURES, &features))
 		return fail("VHOST_SET_FEATURES");
+	d->acked = features;
 	ret = set_status(d, status);
 	if (!ret)
 		ret = set_status(d, status |= VIRTIO_CONFIG_S_FEATURES_OK);
@@ -379,7 +446,7 @@ int npa_start(struct npa_dev *d, enum npa_kick kick)
 		rx->desc[i].flags = VRING_DESC_F_WRITE;
 		rx->avail->ring[i] = i;
 	}
-	rx->avail_idx = NPA_QSIZE;
+	rx->avail_idx = d->base + NPA_QSIZE;
 	publish_avail(rx);
 
 	ret = set_status(d, status | VIRTIO_CONFIG_S_DRIVER_OK);
@@ -417,6 +484,10 @@ void npa_close(struct npa_dev *d)
 		close(d->container);
 	if (d->mem)
 		munmap(d->mem, d->mem_size);
+	free(d->log);
+	free(d->log_expect);
+	d->log = NULL;
+	d->log_expect = NULL;
 	d->device = -1;
 	d->group = -1;
 	d->container = -1;
@@ -510,6 +581,54 @@ int npa_tx_burst(struct npa_dev *d, const __u8 *const *frames,
 	return 0;
 }
 
+/* With log_all: the device wrote [@gpa, @gpa + @len). */
+static void expect_written(struct npa_dev *d, __u64 gpa, __u32 len)
+{
+	__u64 p;
+
+	if (!d->log_expect || !len)
+		return;
+	for (p = gpa / PAGE; p <= (gpa + len - 1) / PAGE; p++)
+		d->log_expect[p / 8] |= 1 << (p % 8);
+}
+
+int npa_log_check(struct npa_dev *d, int *marked)
+{
+	struct npa_vq *rx = &d->vq[NPA_RXQ];
+	struct vring_used_elem e;
+	__u16 i, end = used_idx(rx);
+	int bad = 0, q;
+	size_t p;
+
+	*marked = 0;
+	if (!d->log)
+		return -1;
+	/* Used receive buffers not read yet were written all the same. */
+	for (i = rx->last_used; i != end; i++) {
+		e = rx->used->ring[i % NPA_QSIZE];
+		if (e.id < NPA_QSIZE && e.len <= NPA_BUFSZ)
+			expect_written(d, rx->buf_gpa + e.id * NPA_BUFSZ, e.len);
+	}
+	for (q = 0; q < NPA_NQ; q++)
+		expect_written(d, d->vq[q].used_gpa,
+			       4 + 8 * NPA_QSIZE + 2);
+	for (p = 0; p < d->log_size * 8; p++) {
+		bool got = __atomic_load_n(&d->log[p / 8], __ATOMIC_RELAXED) &
+			   (1 << (p % 8));
+		bool want = d->log_expect[p / 8] & (1 << (p % 8));
+
+		*marked += got;
+		if (got == want)
+			continue;
+		if (bad++ < 10)
+			fprintf(stderr, "libnpa: guest page 0x%llx %s\n",
+				(unsigned long long)p * PAGE,
+				got ? "marked, not written by the device" :
+				      "written by the device, not marked");
+	}
+	return bad;
+}
+
 int npa_rx(struct npa_dev *d, __u8 *buf, size_t len, int timeout_ms)
 {
 	struct npa_vq *vq = &d->vq[NPA_RXQ];
@@ -529,6 +648,7 @@ int npa_rx(struct npa_dev *d, __u8 *buf, size_t len, int timeout_ms)
 	vq->last_used++;
 	if (e.id >= NPA_QSIZE || e.len < NPA_HDRSZ || e.len > NPA_BUFSZ)
 		return -EIO;
+	expect_written(d, vq->buf_gpa + e.id * NPA_BUFSZ, e.len);
 	n = e.len - NPA_HDRSZ;
 	if (n > len)
 		n = len;

@@ -56,6 +56,13 @@ struct npa_dev {
 	int config_fd;
 	int req_fd;
 	bool asked_back;
+	/* Set before npa_start(): dirty logging on, rings starting at base. */
+	bool log_all;
+	__u16 base;
+	/* With log_all: the dirty log, and the pages the device must have written. */
+	__u8 *log, *log_expect;
+	size_t log_size;
+	__u64 acked;	/* the features negotiated */
 	struct npa_vq vq[NPA_NQ];
 };
 
@@ -91,6 +98,18 @@ int npa_wait_config(struct npa_dev *d, int timeout_ms);
 bool npa_link_up(struct npa_dev *d);
 /* Receive one frame into @buf, waiting up to @timeout_ms; length or -errno. */
 int npa_rx(struct npa_dev *d, __u8 *buf, size_t len, int timeout_ms);
+/*
+ * Turn dirty logging on or off on the running device (VHOST_SET_FEATURES
+ * with VHOST_F_LOG_ALL, the used rings' VHOST_VRING_F_LOG), as QEMU does
+ * when a migration starts or ends.
+ */
+int npa_set_log_all(struct npa_dev *d, bool on);
+/*
+ * With log_all: compare the dirty log with the pages the device wrote (the
+ * receive buffers by their used length, both used rings); the number of
+ * pages that differ, each one reported on stderr.  @marked: pages marked.
+ */
+int npa_log_check(struct npa_dev *d, int *marked);
 /* A field of /proc/self/status in kB (e.g. "VmLck:"), -1 if absent. */
 long npa_status_kb(const char *field);
 

@@ -14,6 +14,13 @@
  *     with the link status going down, then up.
  * Like a VMM, it lets go of the device when the host asks for it back (the
  * request eventfd: mdevctl stop, unbinding, unloading npa), and fails.
+ * -l: negotiate VHOST_F_LOG_ALL with a dirty log (npa relays the queues);
+ *     at the end the log must mark exactly the pages the device wrote.
+ * -b B: the rings start at index B (VHOST_SET_VRING_BASE), as after a
+ *     migration.
+ * -S: switch dirty logging on a third of the way through each transfer and
+ *     off at two thirds, as a migration does (npa moves the queues from
+ *     direct to relay mode under way).
  * Prints frames/s and bytes/s; exit status 0 only if everything matched.
  */
 #define _GNU_SOURCE
@@ -30,6 +37,19 @@
 #define HDRS		(14 + 20 + 8)
 
 static struct npa_dev dev;
+static bool switching;
+
+/* With -S: logging on at a third of @count, off at two thirds. */
+static int maybe_switch(int done, int count, int *step)
+{
+	if (!switching || *step >= 2 || done < count * (*step + 1) / 3)
+		return 0;
+	(*step)++;
+	printf("switch: dirty logging %s after %d of %d frames\n",
+	       *step == 1 ? "on" : "off", done, count);
+	return npa_set_log_all(&dev, *step == 1);
+}
+
 static __u8 peer_mac[6];
 static __u8 my_ip[4], peer_ip[4];
 
@@ -140,7 +160,7 @@ static int do_tx(int count, int size)
 	__u64 h = FNV_INIT;
 	struct wire_report rep;
 	double t0, t;
-	int i, j, n, burst;
+	int i, j, n, burst, step = 0;
 
 	for (j = 0; j < 32; j++)
 		frames[j] = malloc(NPA_BUFSZ);
@@ -148,6 +168,8 @@ static int do_tx(int count, int size)
 		return 1;
 	t0 = now();
 	for (i = 0; i < count; i += burst) {
+		if (maybe_switch(i, count, &step))
+			return 1;
 		burst = count - i < 32 ? count - i : 32;
 		for (j = 0; j < burst; j++) {
 			pattern(payload, size, 1, i + j);
@@ -190,13 +212,15 @@ static int do_rx(int count, int size)
 	const __u8 *p;
 	size_t len;
 	double t0;
-	int n;
+	int n, step = 0;
 
 	snprintf(cmd, sizeof(cmd), "SEND %d %d 7", count, size);
 	if (!st || control(cmd))
 		return 1;
 	t0 = now();
 	while (st->good < st->count) {
+		if (maybe_switch(st->good, count, &step))
+			return 1;
 		n = npa_rx(&dev, r, sizeof(r), 5000);
 		if (n == -ETIMEDOUT)
 			fprintf(stderr, "npa-pkt: rx: nothing for 5 s after %u of %d frames\n",
@@ -236,7 +260,7 @@ static int do_link(void)
 static void bad_usage(void)
 {
 	fputs("usage: npa-pkt -u UUID -i VF [-k eventfd|mmap|write] [-n N] [-s SIZE]\n"
-	      "               tx|rx|both|link\n", stderr);
+	      "               [-l] [-b B] [-S] tx|rx|both|link\n", stderr);
 	exit(2);
 }
 
@@ -244,10 +268,23 @@ int main(int argc, char **argv)
 {
 	enum npa_kick kick = NPA_KICK_EVENTFD;
 	const char *uuid = NULL;
-	int opt, vf = -1, count = 1000, size = 1000, ret = 0;
+	int opt, vf = -1, count = 1000, size = 1000, ret = 0, marked, bad;
+	bool log_all = false;
+	long base = 0;
 
-	while ((opt = getopt(argc, argv, "u:i:k:n:s:")) != -1) {
+	while ((opt = getopt(argc, argv, "u:i:k:n:s:lb:S")) != -1) {
 		switch (opt) {
+		case 'S':
+			switching = true;
+			break;
+		case 'l':
+			log_all = true;
+			break;
+		case 'b':
+			base = strtol(optarg, NULL, 0);
+			if (base < 0 || base > 0xffff)
+				bad_usage();
+			break;
 		case 'u':
 			uuid = optarg;
 			break;
@@ -280,8 +317,13 @@ int main(int argc, char **argv)
 	memcpy(my_ip, (__u8[]){ 10, 0, vf, 2 }, 4);
 	memcpy(peer_ip, (__u8[]){ 10, 0, vf, 1 }, 4);
 
-	if (npa_open(&dev, uuid) || npa_request_channel(&dev) ||
-	    npa_start(&dev, kick) || resolve_peer()) {
+	if (npa_open(&dev, uuid) || npa_request_channel(&dev)) {
+		npa_close(&dev);
+		return 1;
+	}
+	dev.log_all = log_all;
+	dev.base = base;
+	if (npa_start(&dev, kick) || resolve_peer()) {
 		npa_close(&dev);
 		return 1;
 	}
@@ -291,6 +333,12 @@ int main(int argc, char **argv)
 		ret |= do_rx(count, size);
 	if (!strcmp(argv[optind], "link"))
 		ret |= do_link();
+	if (log_all && !switching) {
+		bad = npa_log_check(&dev, &marked);
+		printf("log: %d pages marked, %d differ from the pages the device wrote\n",
+		       marked, bad);
+		ret |= bad != 0;
+	}
 	printf("npa: %llu kicks, %llu call interrupts\n",
 	       (unsigned long long)dev.kicks, (unsigned long long)dev.calls);
 	npa_close(&dev);
