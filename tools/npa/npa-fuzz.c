@@ -381,9 +381,12 @@ static long do_ioctl(int fd, unsigned long cmd, void *arg)
 
 static __u64 any_features(struct fuzz_thread *t)
 {
-	switch (below(t, 4)) {
+	switch (below(t, 5)) {
 	case 0:
 		return dev.features;
+	case 3:
+		/* Dirty logging on or off, before or while the device runs. */
+		return dev.features ^ (1ULL << VHOST_F_LOG_ALL);
 	case 1:
 		return dev.features & rnd(t);
 	case 2:
@@ -520,6 +523,9 @@ static long op_vring_state(struct fuzz_thread *t, int fd, unsigned long cmd)
 	default:
 		s.num = cmd == VHOST_SET_VRING_NUM ? 1U << below(t, 17) :
 		       below(t, 3);
+		/* A ring resumed anywhere (relay mode on a virtio VF). */
+		if (cmd == VHOST_SET_VRING_BASE && one_in(t, 2))
+			s.num = one_in(t, 4) ? 0xffff : below(t, 0x10000);
 	}
 	return do_ioctl(fd, cmd, arg_ptr(t, &s, sizeof(s)));
 }
@@ -618,6 +624,30 @@ static long op_config(struct fuzz_thread *t, int fd, unsigned long cmd)
 		cfg.hdr.len = sizeof(cfg.buf);
 	memset(cfg.buf, rnd(t), sizeof(cfg.buf));
 	return do_ioctl(fd, cmd, arg_ptr(t, &cfg, sizeof(cfg)));
+}
+
+/*
+ * A dirty log: in the pool (the bitmap of the usual memory table fits), at
+ * a user address pinning may refuse, misaligned, anything, or none.
+ */
+static long op_set_log_base(struct fuzz_thread *t, int fd)
+{
+	__u64 base;
+
+	switch (below(t, 6)) {
+	case 0:
+		base = 0;
+		break;
+	case 1:
+		base = any_uaddr(t) + below(t, 16);
+		break;
+	case 2:
+		base = any_u64(t);
+		break;
+	default:
+		base = (uintptr_t)mem.pool + 8 * below(t, 64);
+	}
+	return do_ioctl(fd, VHOST_SET_LOG_BASE, arg_ptr(t, &base, sizeof(base)));
 }
 
 static long op_get(struct fuzz_thread *t, int fd, unsigned long cmd)
@@ -1145,7 +1175,7 @@ static long run_op(struct fuzz_thread *t, enum op op)
 		ret = op_set_mem_table(t, fd);
 		break;
 	case OP_SET_LOG_BASE:
-		ret = op_get(t, fd, VHOST_SET_LOG_BASE);
+		ret = op_set_log_base(t, fd);
 		break;
 	case OP_SET_LOG_FD:
 		ret = op_get(t, fd, VHOST_SET_LOG_FD);
