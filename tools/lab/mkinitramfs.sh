@@ -4,7 +4,11 @@
 #
 #   mkinitramfs.sh host        the test host's: mounts this machine's root
 #                              over 9p with a tmpfs overlay; cached under
-#                              $NPA_CACHE, keyed by the kernel and this script
+#                              $NPA_CACHE, keyed by the kernel and this script.
+#                              It boots the debug lab's kernel too
+#                              (build-kernel.sh), which has 9p and overlay
+#                              built in: npa.modules=DIR on its command line
+#                              is bound over /lib/modules/$(uname -r)
 #   mkinitramfs.sh guest OUT   the lab guest's: virtio_net, npa-udp and
 #                              guest-init.sh as /init, written to OUT
 #
@@ -69,14 +73,24 @@ else
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
-. /modules
+# Debian's kernel needs its modules; the debug lab's has them built in.
+grep -qw 9p /proc/filesystems || . /modules
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,cache=loose,ro hostroot /lower || exec sh
 mount -t tmpfs -o size=2g tmpfs /rw
 mkdir -p /rw/upper /rw/work
 mount -t overlay overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work /newroot || exec sh
+mods=
 for a in $(cat /proc/cmdline); do
-	case $a in npa.init=*) init=${a#npa.init=} ;; esac
+	case $a in
+	npa.init=*) init=${a#npa.init=} ;;
+	npa.modules=*) mods=${a#npa.modules=} ;;
+	esac
 done
+if [ -n "$mods" ]; then
+	rel=$(uname -r)
+	mkdir -p "/newroot/lib/modules/$rel"
+	mount -o bind "/newroot$mods" "/newroot/lib/modules/$rel" || exec sh
+fi
 umount /proc /sys /dev
 exec switch_root /newroot /bin/bash "$init"
 INIT

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # Boot the lab's test host and run one command inside it.
 #
-#   run-host.sh [-n VFS] [-m MEM] [-c CPUS] [-t SECONDS] [-o OUTDIR] [-I|-R] CMD [ARG...]
+#   run-host.sh [-n VFS] [-m MEM] [-c CPUS] [-t SECONDS] [-o OUTDIR] [-I|-R]
+#               [-K debian|debug] CMD [ARG...]
 #
 # The test host is Debian's kernel under QEMU/TCG (q35, emulated VT-d) with
 # this machine's / as its root (read-only 9p + tmpfs overlay).  It has VFS
@@ -12,6 +13,11 @@
 # refuse and one whose doorbells share a page.  CMD runs in this repository with NPA_* variables describing the
 # lab (see lib-host.sh) and NPA_QEMU (the patched QEMU, build-qemu.sh),
 # which is also the test host's VMM; its output is streamed and its exit status returned.
+# -K (default $NPA_KERNEL, else debian) picks its kernel: Debian's
+# (versions.env), or the debug lab's (build-kernel.sh: KASAN, lockdep,
+# kmemleak, fault injection; built and cached on first use), whose modules
+# are bound over /lib/modules/REL inside (mkinitramfs.sh); npa's modules
+# must then be built against it (debug-lab.sh does).
 # -I boots it without an IOMMU, -R with an IOMMU that does not remap
 # interrupts (the job sees NPA_INTREMAP=off).  -c sets its CPUs (default 1,
 # or $NPA_HOST_CPUS).  Two let an ioctl on one CPU race an interrupt or a
@@ -37,7 +43,8 @@ repo=$(cd "$here/../.." && pwd)
 . "$here/versions.env"
 
 nvfs=4 mem=3G tmo=900 out= iommu=on intremap=on cpus=${NPA_HOST_CPUS:-1}
-while getopts n:m:t:o:IRc: opt; do
+kernel=${NPA_KERNEL:-debian}
+while getopts n:m:t:o:IRc:K: opt; do
 	case $opt in
 	n) nvfs=$OPTARG ;;
 	m) mem=$OPTARG ;;
@@ -46,11 +53,12 @@ while getopts n:m:t:o:IRc: opt; do
 	I) iommu=off ;;
 	R) intremap=off ;;
 	c) cpus=$OPTARG ;;
+	K) kernel=$OPTARG ;;
 	*) exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
-[ $# -ge 1 ] || { echo "usage: $0 [-n VFS] [-m MEM] [-c CPUS] [-t SECONDS] [-o OUTDIR] [-I|-R] CMD [ARG...]" >&2; exit 2; }
+[ $# -ge 1 ] || { echo "usage: $0 [-n VFS] [-m MEM] [-c CPUS] [-t SECONDS] [-o OUTDIR] [-I|-R] [-K debian|debug] CMD [ARG...]" >&2; exit 2; }
 [ "$nvfs" -ge 1 ] && [ "$nvfs" -le 8 ] || { echo "run-host: 1 to 8 VFs" >&2; exit 2; }
 
 out=${out:-$repo/build/lab/$(date +%Y%m%d-%H%M%S)-$$}
@@ -59,6 +67,20 @@ out=$(cd "$out" && pwd)
 base=${NPA_PORTBASE:-24000}
 stall=${NPA_STALL:-180}
 initrd=$("$here/mkinitramfs.sh" host)
+case $kernel in
+debian)
+	vmlinuz=/boot/vmlinuz-$KVER kargs=
+	;;
+debug)
+	kdir=$("$here/build-kernel.sh")
+	vmlinuz=$kdir/bzImage
+	kargs="npa.modules=$kdir/mod/lib/modules/$(cat "$kdir/release")"
+	;;
+*)
+	echo "run-host: -K debian or debug" >&2
+	exit 2
+	;;
+esac
 qemu=${NPA_QEMU:-}
 [ -n "$qemu" ] || qemu=$("$here/build-qemu.sh")
 vmm=${NPA_HOST_QEMU:-$qemu}
@@ -81,8 +103,8 @@ args=(-accel tcg,thread=multi -machine q35 -cpu max -smp "$cpus" -m "$mem"
 	-nodefaults -display none -no-reboot -serial stdio
 	-monitor "unix:$out/monitor.sock,server=on,wait=off"
 	-monitor "unix:$out/watch.sock,server=on,wait=off"
-	-kernel "/boot/vmlinuz-$KVER" -initrd "$initrd"
-	-append "console=ttyS0 intel_iommu=$iommu quiet loglevel=4 panic=-1 no_timer_check npa.init=$here/l1-init.sh npa.out=$out")
+	-kernel "$vmlinuz" -initrd "$initrd"
+	-append "console=ttyS0 intel_iommu=$iommu quiet loglevel=4 panic=-1 no_timer_check npa.init=$here/l1-init.sh npa.out=$out $kargs")
 # The IOMMU comes before every device it translates.
 [ $iommu = on ] &&
 	args+=(-device intel-iommu,intremap=$intremap,caching-mode=on,device-iotlb=on)
@@ -202,7 +224,7 @@ watch() {
 
 for attempt in 1 2 3; do
 	rm -f "$out/started" "$out/rc" "$out/heartbeat" "$out/stalled" "$out/qemu.pid"
-	echo "run-host: booting the test host ($nvfs VFs, $mem, TCG, IOMMU $iommu), output in $out"
+	echo "run-host: booting the test host ($nvfs VFs, $mem, $cpus CPUs, TCG, IOMMU $iommu, $kernel kernel), output in $out"
 	start=$SECONDS
 	boot=$(date +%s)
 	{ timeout -k 10 "$tmo" "$vmm" "${args[@]}" -pidfile "$out/qemu.pid" 2>&1 |
