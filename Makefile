@@ -8,7 +8,7 @@ CHECKPATCH = $(KSRC)/scripts/checkpatch.pl --no-tree --strict --quiet
 C_SOURCES = $(shell git ls-files -co --exclude-standard '*.c' '*.h' 2>/dev/null | grep -v '\.mod\.c$$')
 
 .PHONY: all modules clean checkpatch sparse selftests tools check bench demo setup fuzz \
-	teardown
+	teardown debug-lab
 
 all: modules selftests tools
 
@@ -58,6 +58,13 @@ teardown: modules tools
 	tools/lab/run-host.sh -m 3G -c 2 -t $$(($(TEARDOWN_CYCLES) * 120 + 300)) \
 		-o build/lab/teardown-$$(date +%Y%m%d-%H%M%S) \
 		selftests/teardown.sh $(TEARDOWN_CYCLES) $(TEARDOWN_KINDS)
+
+# The debug lab (docs/lab.md): the tests on a KASAN/lockdep/kmemleak kernel
+# with fault injection; before every change to drivers/.
+# make debug-lab [DEBUG_FUZZ_SECONDS=N]
+DEBUG_FUZZ_SECONDS ?= 60
+debug-lab:
+	tools/lab/debug-lab.sh -s $(DEBUG_FUZZ_SECONDS)
 
 clean:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) clean

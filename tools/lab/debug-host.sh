@@ -1,0 +1,53 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Inside the test host on the debug kernel (debug-lab.sh): npa's selftests
+# (their guest tests too), the fault-injection tests, the UAPI fuzzer for
+# SECONDS, then npa unloaded and kmemleak asked.  Each part's TAP is in
+# $NPA_OUT (npa_test.tap, npa_fault.tap, fuzz.tap), kmemleak's report in
+# $NPA_OUT/kmemleak.txt; debug-lab.sh scans those and the kernel log.
+#
+#   debug-host.sh [SECONDS]
+set -uo pipefail
+. tools/lab/lib-host.sh
+
+secs=${1:-60}
+leak=/sys/kernel/debug/kmemleak
+st=0
+
+[ -e "$leak" ] || { echo "debug-host: no $leak: not the debug kernel?"; exit 1; }
+say "kernel $(uname -r): kmemleak forgets what booting left"
+# Boot-time objects it still suspects are not npa's: start from a clean
+# slate, so that any report at the end is the tests'.
+echo scan >"$leak"
+echo clear >"$leak"
+
+say "selftests"
+selftests/run.sh -F noiommu || st=1
+
+say "fault injection: bind, mdev create, open, SET_MEM_TABLE, SET_IRQS"
+tools/npactl load || st=1
+./selftests/npa_fault 2>&1 | tee "$NPA_OUT/npa_fault.tap"
+[ "${PIPESTATUS[0]}" = 0 ] || st=1
+
+say "UAPI fuzzer, $secs s"
+selftests/fuzz.sh "$secs" || st=1
+
+say "npa given back and unloaded"
+for bdf in /sys/bus/pci/drivers/npa/0000:*; do
+	[ -e "$bdf" ] && tools/npactl unbind "$(basename "$bdf")"
+done
+tools/npactl unload || st=1
+
+say "kmemleak"
+# An object is suspected once unreferenced for 5 s and seen by two scans.
+sleep 6
+echo scan >"$leak"
+echo scan >"$leak"
+cat "$leak" >"$NPA_OUT/kmemleak.txt"
+if [ -s "$NPA_OUT/kmemleak.txt" ]; then
+	echo "debug-host: kmemleak suspects $(grep -c '^unreferenced object' "$NPA_OUT/kmemleak.txt") objects"
+	st=1
+else
+	echo "debug-host: kmemleak: nothing"
+fi
+exit $st
