@@ -431,13 +431,39 @@ static bool pci_is_npa(const char *bdf)
 	return !strcmp(strrchr(link, '/') + 1, "npa");
 }
 
+/*
+ * Are the function's interrupts named as npa names them ("npa[BDF]-N",
+ * "npa[BDF]-config"), none nameless?  A probe that went on without a
+ * name it failed to allocate leaves "(null)" in /proc/interrupts.
+ */
+static bool irqs_named(const char *bdf)
+{
+	char line[512], tag[64];
+	bool config = false, nameless = false;
+	FILE *f = fopen("/proc/interrupts", "r");
+
+	if (!f)
+		return false;
+	snprintf(tag, sizeof(tag), "npa[%s]-config", bdf);
+	while (fgets(line, sizeof(line), f)) {
+		config |= !!strstr(line, tag);
+		nameless |= !!strstr(line, "(null)");
+	}
+	fclose(f);
+	return config && !nameless;
+}
+
 static int pci_probe(void *ctx)
 {
 	struct bind_ctx *b = ctx;
 	int ret = write_attr("/sys/bus/pci/drivers_probe", b->bdf);
 
 	/* A probe's error stays in the driver core: its result shows. */
-	return ret ? ret : pci_is_npa(b->bdf) ? 0 : -ENOMEM;
+	if (ret)
+		return ret;
+	if (!pci_is_npa(b->bdf))
+		return -ENOMEM;
+	return irqs_named(b->bdf) ? 0 : -EIO;
 }
 
 static bool pci_left_alone(void *ctx)

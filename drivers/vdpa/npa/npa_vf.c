@@ -536,6 +536,7 @@ static int npa_vf_setup_irqs(struct npa_vf *vf)
 	struct pci_dev *pdev = vf->mdev.pci_dev;
 	struct device *dev = &pdev->dev;
 	int i, ret, nvec = vf->nvqs + 1;
+	const char *name;
 
 	ret = pci_alloc_irq_vectors(pdev, nvec, nvec, PCI_IRQ_MSIX);
 	if (ret < 0)
@@ -545,21 +546,25 @@ static int npa_vf_setup_irqs(struct npa_vf *vf)
 	if (ret)
 		return ret;
 
+	/* The names are what /proc/interrupts shows: a probe needs them. */
 	for (i = 0; i < vf->nvqs; i++) {
+		name = devm_kasprintf(dev, GFP_KERNEL, "npa[%s]-%d",
+				      pci_name(pdev), i);
+		if (!name)
+			return -ENOMEM;
 		vf->vqs[i].irq = pci_irq_vector(pdev, i);
 		ret = devm_request_irq(dev, vf->vqs[i].irq, npa_vf_vq_irq, 0,
-				       devm_kasprintf(dev, GFP_KERNEL,
-						      "npa[%s]-%d",
-						      pci_name(pdev), i),
-				       &vf->vqs[i]);
+				       name, &vf->vqs[i]);
 		if (ret)
 			return ret;
 	}
+	name = devm_kasprintf(dev, GFP_KERNEL, "npa[%s]-config",
+			      pci_name(pdev));
+	if (!name)
+		return -ENOMEM;
 	vf->config_irq = pci_irq_vector(pdev, vf->nvqs);
 	return devm_request_irq(dev, vf->config_irq, npa_vf_config_irq, 0,
-				devm_kasprintf(dev, GFP_KERNEL, "npa[%s]-config",
-					       pci_name(pdev)),
-				vf);
+				name, vf);
 }
 
 /* Do @len bytes at @off in BAR @bar meet the page at @page? */
