@@ -8,7 +8,7 @@
  *
  * Each test repeats one step of bringing an mdev up (bind, mdev create,
  * open, SET_MEM_TABLE, SET_IRQS) with the nth allocation made with one of
- * npa's modules on the stack failing, n = 1, 2, ... until the step runs
+ * npa's modules (for open, the VFIO core's) on the stack failing, n = 1, 2, ... until the step runs
  * through without reaching n.  The failures come from
  * /proc/thread-self/fail-nth: only this thread's allocations count, and
  * failslab's and fail_page_alloc's stack filter (require-start/end) keeps
@@ -730,6 +730,12 @@ TEST_F_TIMEOUT(mdev, open_under_faults, 1800)
 	};
 
 	ASSERT_EQ(0, mdev_create(self));
+	/*
+	 * npa's open_device allocates nothing: aim at the VFIO core's open
+	 * (container, group, device fd), which calls it and, when a later
+	 * step fails, npa's close_device.
+	 */
+	ASSERT_EQ(0, fault_aim("vfio"));
 	EXPECT_LT(0, sweep(_metadata, &s));
 	/* After all that, it opens and closes as new. */
 	ASSERT_EQ(0, mdev_open(self));
