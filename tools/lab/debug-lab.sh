@@ -6,8 +6,8 @@
 # DEBUG_ATOMIC_SLEEP, kmemleak, failslab and fail_page_alloc), then the
 # test host's kernel log and kmemleak are scanned: any report fails, and is
 # printed.  The step before every change to drivers/ (docs/lab.md); not
-# part of the test command: the kernel's cold build alone takes about an
-# hour on 2 cores.
+# part of the test command: the kernel's cold build alone takes hours on
+# the project's 2 shared cores (docs/debug-findings.md).
 #
 #   debug-lab.sh [-s FUZZ_SECONDS] [-c CPUS] [-o OUTDIR]
 #
