@@ -6,7 +6,9 @@
 # A.B.C.1), npa.n=frames per bulk transfer, npa.size=their payload,
 # npa.stay=1 to wait after the verdict instead (for a reset from outside),
 # npa.mode=bench for the benchmark workload instead (npa.secs per phase),
-# npa.trace=1 to trace drops and small transmits, printed when a check fails.
+# npa.trace=1 to trace drops and small transmits, printed when a check fails,
+# npa.mode=wbinvd to execute npa.n WBINVDs instead (the npa_wbinvd module,
+# tools/lab/wbinvd-guest.sh) and nothing else.
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
@@ -27,6 +29,15 @@ for a in $(cat /proc/cmdline); do
 done
 peer=${ip%.*}.1
 fail=0
+
+if [ "$mode" = wbinvd ]; then
+	if insmod /lib/modules/npa_wbinvd.ko count="$n"; then
+		echo "GUEST-RESULT: PASS"
+	else
+		echo "GUEST-RESULT: FAIL"
+	fi
+	poweroff -f
+fi
 check() {
 	echo "guest: $*"
 	"$@" && return

@@ -9,8 +9,10 @@
 #                              (build-kernel.sh), which has 9p and overlay
 #                              built in: npa.modules=DIR on its command line
 #                              is bound over /lib/modules/$(uname -r)
-#   mkinitramfs.sh guest OUT   the lab guest's: virtio_net, npa-udp and
-#                              guest-init.sh as /init, written to OUT
+#   mkinitramfs.sh guest OUT [MODULE.ko...]
+#                              the lab guest's: virtio_net, npa-udp and
+#                              guest-init.sh as /init, written to OUT; the
+#                              MODULEs go to /lib/modules, not loaded
 #
 # Prints the initramfs's path.
 set -euo pipefail
@@ -30,11 +32,13 @@ host)
 	wanted="net/9p/9pnet_virtio fs/9p/9p fs/overlayfs/overlay"
 	;;
 guest)
-	out=${2:?usage: mkinitramfs.sh guest OUT}
+	out=${2:?usage: mkinitramfs.sh guest OUT [MODULE.ko...]}
+	shift 2
+	extra=("$@")
 	wanted="drivers/net/virtio_net"
 	;;
 *)
-	echo "usage: mkinitramfs.sh host | guest OUT" >&2
+	echo "usage: mkinitramfs.sh host | guest OUT [MODULE.ko...]" >&2
 	exit 2
 	;;
 esac
@@ -66,6 +70,9 @@ done
 if [ "$flavour" = guest ]; then
 	cp "$here/guest-init.sh" "$tmp/init"
 	cp "$here/../npa/npa-udp" "$tmp/bin/npa-udp"
+	for m in "${extra[@]}"; do
+		cp "$m" "$tmp/lib/modules/"
+	done
 else
 	cat >"$tmp/init" <<'INIT'
 #!/bin/busybox sh
