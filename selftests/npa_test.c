@@ -2566,6 +2566,62 @@ TEST_F_TIMEOUT(guest, mdevctl_stop_while_in_use, 300)
 	EXPECT_GE(pins, pinned_pages());
 }
 
+/* What the test host's KVM did for a guest's WBINVD loop (wbinvd-guest.sh). */
+struct wbinvd_counts {
+	int n, exits, emulated, flushes, noncoherent, assigned, registered;
+};
+
+static bool wbinvd_counted(const char *label, struct wbinvd_counts *c)
+{
+	char key[64];
+	const char *p;
+
+	snprintf(key, sizeof(key), "wbinvd: %s ", label);
+	p = strstr(out, key);
+	return p && sscanf(p + strlen(key),
+			   "n=%d exits=%d emulated=%d flushes=%d noncoherent=%d assigned=%d registered=%d",
+			   &c->n, &c->exits, &c->emulated, &c->flushes,
+			   &c->noncoherent, &c->assigned, &c->registered) == 7;
+}
+
+/*
+ * In KVM's VFIO device (-netdev vhost-vfio's default, kvm-vfio=on) an
+ * mdev, which never enforces cache coherency, makes KVM treat the VM as
+ * doing non-coherent DMA: each WBINVD of the guest flushes a host CPU's
+ * caches.  With kvm-vfio=off the VM stays coherent: the same WBINVDs exit
+ * and are emulated, and no host CPU flushes.
+ */
+TEST_F_TIMEOUT(guest, wbinvd_flushes_follow_kvm_vfio, 400)
+{
+	struct wbinvd_counts on, off;
+	char nic_off[320];
+
+	snprintf(nic_off, sizeof(nic_off), "%s%s%s %s",
+		 "-netdev vhost-vfio,id=n0,sysfsdev=" MDEV_DEVICES "/", self->uuid,
+		 ",kvm-vfio=off", "-device virtio-net-pci,netdev=n0,page-per-vq=on");
+	ASSERT_EQ(0, sh("tools/lab/wbinvd-guest.sh -n 200 -l kvm-vfio-off -- %s",
+			nic_off)) TH_LOG("%s", out);
+	ASSERT_TRUE(wbinvd_counted("kvm-vfio-off", &off)) TH_LOG("%s", out);
+	TH_LOG("%s", strstr(out, "wbinvd: "));
+	EXPECT_EQ(200, off.exits);
+	EXPECT_EQ(200, off.emulated);
+	EXPECT_EQ(0, off.flushes);
+	EXPECT_EQ(0, off.noncoherent);
+	EXPECT_EQ(0, off.registered);
+
+	ASSERT_EQ(0, sh("tools/lab/wbinvd-guest.sh -n 200 -l kvm-vfio-on -- %s",
+			self->nic)) TH_LOG("%s", out);
+	ASSERT_TRUE(wbinvd_counted("kvm-vfio-on", &on)) TH_LOG("%s", out);
+	TH_LOG("%s", strstr(out, "wbinvd: "));
+	EXPECT_EQ(200, on.exits);
+	EXPECT_EQ(200, on.emulated);
+	EXPECT_LE(200, on.flushes);
+	EXPECT_EQ(1, on.noncoherent);
+	EXPECT_EQ(1, on.assigned);
+	EXPECT_EQ(1, on.registered);
+	EXPECT_TRUE(mdev_ready(self->uuid)) TH_LOG("%s", out);
+}
+
 /* QEMU stopped before the guest runs; its monitor quits it. */
 #define QEMU_STOPPED "echo quit | timeout 60 %s -machine q35 -accel tcg " \
 	"-nodefaults -display none -monitor stdio -S"
