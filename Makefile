@@ -8,7 +8,7 @@ CHECKPATCH = $(KSRC)/scripts/checkpatch.pl --no-tree --strict --quiet
 C_SOURCES = $(shell git ls-files -co --exclude-standard '*.c' '*.h' 2>/dev/null | grep -v '\.mod\.c$$')
 
 .PHONY: all modules clean checkpatch sparse selftests tools check bench demo setup fuzz \
-	teardown debug-lab
+	teardown debug-lab upstream
 
 all: modules selftests tools
 
@@ -17,6 +17,10 @@ setup:
 
 modules:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) W=1 modules
+
+# The upstream vdpa parents the lab also runs npa on (build-upstream.sh).
+upstream:
+	tools/lab/build-upstream.sh
 
 sparse:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) W=1 C=2 modules

@@ -10,7 +10,6 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 cd "$repo"
-. tools/lab/versions.env
 rounds=${NPA_BENCH_ROUNDS:-5} secs=${NPA_BENCH_SECS:-3} check= retries=0
 if [ "${1:-}" = --quick ]; then
 	# A guest that fails (the nested lab guest has crashed, rarely) gets
@@ -27,17 +26,14 @@ make -s modules tools
 NPA_QEMU=$(tools/lab/build-qemu.sh)
 export NPA_QEMU
 # The upstream anchor: vp_vdpa, which Debian does not build, from its source.
-mkdir -p build/vp_vdpa
-cp "/usr/src/$KSRCPKG/drivers/vdpa/virtio_pci/vp_vdpa.c" build/vp_vdpa/
-echo "obj-m := vp_vdpa.o" >build/vp_vdpa/Kbuild
-make -s -C "/lib/modules/$KVER/build" M="$repo/build/vp_vdpa" modules
+upstream=$(tools/lab/build-upstream.sh)
 
 stamp=$(date +%Y%m%d-%H%M%S)
 out=$repo/build/lab/bench-$stamp
 echo "bench: output in $out"
 echo "== $rounds round(s) of npa, passthrough, vhost-vdpa, vhost-net (${secs} s phases)"
 tools/lab/run-host.sh -m 4G -t $((600 + rounds * 400)) -o "$out" \
-	tools/lab/bench-host.sh "$rounds" "$secs" "$repo/build/vp_vdpa/vp_vdpa.ko" \
+	tools/lab/bench-host.sh "$rounds" "$secs" "$upstream/vp_vdpa.ko" \
 	"$retries"
 results=results/bench-$stamp
 [ -z "$check" ] || results=$out/results

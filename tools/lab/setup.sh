@@ -42,7 +42,6 @@ if [ ! -x "$src/scripts/checkpatch.pl" ]; then
 	tar -C /usr/src -xJf "/usr/src/$KSRCPKG.tar.xz" \
 		"$KSRCPKG/scripts" "$KSRCPKG/tools/testing/selftests/kselftest.h" \
 		"$KSRCPKG/tools/testing/selftests/kselftest_harness.h" \
-		"$KSRCPKG/include/uapi" "$KSRCPKG/arch/x86/include/uapi" \
-		"$KSRCPKG/drivers/vdpa/virtio_pci"
+		"$KSRCPKG/include/uapi" "$KSRCPKG/arch/x86/include/uapi"
 fi
 echo "setup: ok (kernel $KVER)"
