@@ -4,7 +4,7 @@
  * against the lab's peer (tools/lab/peer.py), which plays 10.0.I.1 on VF I's
  * wire.  This program is 10.0.I.2 with the VF's MAC.
  *
- *   npa-pkt -u UUID -i I [-k eventfd|mmap|write] [-n N] [-s SIZE] tx|rx|both|link
+ *   npa-pkt -u UUID -i I [-k eventfd|mmap|write] [-n N] [-s SIZE] tx|rx|both|link|loop
  *
  * tx: N frames with SIZE-byte payloads to the peer's port 9; the peer's
  *     count and digest of what it received must match what was sent.
@@ -12,6 +12,9 @@
  *     be the expected one, in order.
  * link: the peer flaps the VF's link; config change interrupts must come
  *     with the link status going down, then up.
+ * loop: for a device that loops TX back to RX (vdpa_sim_net), no wire:
+ *     N frames of SIZE-byte payloads to the device's own MAC must all come
+ *     back on RX, in order and byte for byte.
  * Like a VMM, it lets go of the device when the host asks for it back (the
  * request eventfd: mdevctl stop, unbinding, unloading npa), and fails.
  * -l: negotiate VHOST_F_LOG_ALL with a dirty log (npa relays the queues);
@@ -257,10 +260,63 @@ static int do_link(void)
 	return 0;
 }
 
+/* An Ethernet frame to ourselves (local experimental EtherType 0x88b5). */
+static size_t loop_frame(__u8 *f, const __u8 *payload, size_t len)
+{
+	memcpy(f, dev.mac, 6);
+	memcpy(f + 6, dev.mac, 6);
+	f[12] = 0x88;
+	f[13] = 0xb5;
+	memcpy(f + 14, payload, len);
+	return 14 + len;
+}
+
+static int do_loop(int count, int size)
+{
+	struct wire_stream *st = wire_stream_new(count, size);
+	__u8 *frames[32], payload[NPA_BUFSZ], r[NPA_BUFSZ];
+	size_t lens[32];
+	int i, j, n = 0, burst;
+	double t0;
+
+	if (!st)
+		return 1;
+	for (j = 0; j < 32; j++)
+		frames[j] = malloc(NPA_BUFSZ);
+	t0 = now();
+	for (i = 0; i < count && n >= 0; i += burst) {
+		burst = count - i < 32 ? count - i : 32;
+		for (j = 0; j < burst; j++) {
+			pattern(payload, size, 7, i + j);
+			lens[j] = loop_frame(frames[j], payload, size);
+		}
+		if (npa_tx_burst(&dev, (const __u8 *const *)frames, lens,
+				 burst))
+			return 1;
+		for (j = 0; j < burst; j++) {
+			n = npa_rx(&dev, r, sizeof(r), 5000);
+			if (n < 0)
+				break;
+			/* Every frame has the same Ethernet header. */
+			if (n >= 14 && !memcmp(r, frames[0], 14)) {
+				wire_rx_one(st, r + 14, n - 14);
+			} else {
+				st->arrived++;
+				st->corrupt++;
+			}
+		}
+		npa_tx_reclaim(&dev);
+	}
+	if (n < 0)
+		fprintf(stderr, "npa-pkt: loop: nothing back for 5 s after %u of %d frames\n",
+			st->arrived, count);
+	return !wire_stream_done(st, "loop", "frames", now() - t0);
+}
+
 static void bad_usage(void)
 {
 	fputs("usage: npa-pkt -u UUID -i VF [-k eventfd|mmap|write] [-n N] [-s SIZE]\n"
-	      "               [-l] [-b B] [-S] tx|rx|both|link\n", stderr);
+	      "               [-l] [-b B] [-S] tx|rx|both|link|loop\n", stderr);
 	exit(2);
 }
 
@@ -269,7 +325,7 @@ int main(int argc, char **argv)
 	enum npa_kick kick = NPA_KICK_EVENTFD;
 	const char *uuid = NULL;
 	int opt, vf = -1, count = 1000, size = 1000, ret = 0, marked, bad;
-	bool log_all = false;
+	bool log_all = false, loop;
 	long base = 0;
 
 	while ((opt = getopt(argc, argv, "u:i:k:n:s:lb:S")) != -1) {
@@ -317,16 +373,19 @@ int main(int argc, char **argv)
 	memcpy(my_ip, (__u8[]){ 10, 0, vf, 2 }, 4);
 	memcpy(peer_ip, (__u8[]){ 10, 0, vf, 1 }, 4);
 
+	loop = !strcmp(argv[optind], "loop");
 	if (npa_open(&dev, uuid) || npa_request_channel(&dev)) {
 		npa_close(&dev);
 		return 1;
 	}
 	dev.log_all = log_all;
 	dev.base = base;
-	if (npa_start(&dev, kick) || resolve_peer()) {
+	if (npa_start(&dev, kick) || (!loop && resolve_peer())) {
 		npa_close(&dev);
 		return 1;
 	}
+	if (loop)
+		ret |= do_loop(count, size);
 	if (!strcmp(argv[optind], "tx") || !strcmp(argv[optind], "both"))
 		ret |= do_tx(count, size);
 	if (!strcmp(argv[optind], "rx") || !strcmp(argv[optind], "both"))
