@@ -330,7 +330,13 @@ static int npa_mem_build(struct npa_mdev *nm, struct vhost_iotlb *table,
 	u64 last;
 	u32 i;
 
-	iommu_get_resv_regions(dma_dev, &resv);
+	/*
+	 * The IOVAs the IOMMU behind the DMA device reserves; none when no
+	 * IOMMU translates it (vdpa_sim, whose dma_dev is its vdpa device),
+	 * which iommu_get_resv_regions() must not be asked about.
+	 */
+	if (device_iommu_mapped(dma_dev))
+		iommu_get_resv_regions(dma_dev, &resv);
 	for (i = 0; i < n && !ret; i++) {
 		r = &regions[i];
 		ret = npa_mem_check_region(nm, &resv, r);
