@@ -583,14 +583,19 @@ static int npa_mdev_kick(void *opaque, void *unused)
 	return 0;
 }
 
-/* The largest ring queue @idx accepts. */
+/*
+ * The largest ring queue @idx accepts: the queue's own limit, and never
+ * more than the parent's get_vq_num_max (VHOST_VDPA_GET_VRING_NUM), which
+ * may be the lower: vp_vdpa's is 256 whatever its function's queues take.
+ */
 static u16 npa_mdev_vq_num_max(struct npa_mdev *nm, u16 idx)
 {
 	const struct vdpa_config_ops *ops = nm->vdpa->config;
+	u16 max = ops->get_vq_num_max(nm->vdpa);
 
 	if (ops->get_vq_size)
-		return ops->get_vq_size(nm->vdpa, idx);
-	return ops->get_vq_num_max(nm->vdpa);
+		max = min(max, ops->get_vq_size(nm->vdpa, idx));
+	return max;
 }
 
 /*
