@@ -185,7 +185,10 @@ static u16 vq_index(struct npa_mdev_vq *vq)
 /*
  * While the device runs, KVM may post a queue's interrupt straight to the
  * guest: the queue's IRQ (get_vq_irq) is the producer, the call eventfd
- * the token.  Without get_vq_irq, interrupts go through the host.
+ * the token.  Without get_vq_irq, interrupts go through the host.  As
+ * vhost-vdpa does, this asks for the IRQ once the parent has DRIVER_OK and
+ * lets go of it before the parent is reset: vp_vdpa, ifcvf and mlx5_vdpa
+ * allocate their queues' IRQs at DRIVER_OK and free them at reset.
  */
 static void npa_mdev_bypass_on(struct npa_mdev_vq *vq)
 {
@@ -290,6 +293,8 @@ static void npa_mdev_stop(struct npa_mdev *nm)
 	bool saved[NPA_MDEV_DATA_VQS] = {};
 	int i;
 
+	for (i = 0; i < nm->nvqs; i++)
+		npa_mdev_bypass_off(&nm->vqs[i]);
 	if ((nm->status & VIRTIO_CONFIG_S_DRIVER_OK) && ops->suspend &&
 	    !ops->suspend(nm->vdpa))
 		for (i = 0; i < nm->nvqs; i++)
@@ -299,7 +304,6 @@ static void npa_mdev_stop(struct npa_mdev *nm)
 	for (i = 0; i < nm->nvqs; i++) {
 		struct npa_mdev_vq *vq = &nm->vqs[i];
 
-		npa_mdev_bypass_off(vq);
 		if (vq->relay)
 			npa_relay_stop(vq);
 		else if (!saved[i] && vq->ready &&
@@ -382,7 +386,6 @@ static int npa_mdev_driver_ok(struct npa_mdev *nm)
 		if (ret)
 			goto stop_relays;
 		ops->set_vq_ready(nm->vdpa, i, true);
-		npa_mdev_bypass_on(vq);
 	}
 	/* What the guest made available before the relay started. */
 	for (i = 0; i < nm->nvqs; i++)
@@ -421,7 +424,7 @@ static int npa_mdev_restart(struct npa_mdev *nm)
 {
 	u8 status = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
 		    VIRTIO_CONFIG_S_FEATURES_OK;
-	int ret;
+	int i, ret;
 
 	npa_mdev_stop(nm);
 	ret = npa_mdev_device_set_features(nm);
@@ -441,6 +444,8 @@ static int npa_mdev_restart(struct npa_mdev *nm)
 		return ret;
 	}
 	vdpa_set_status(nm->vdpa, nm->status);
+	for (i = 0; i < nm->nvqs; i++)
+		npa_mdev_bypass_on(&nm->vqs[i]);
 	return 0;
 }
 
@@ -470,7 +475,7 @@ static int npa_mdev_set_log_all(struct npa_mdev *nm, u64 features)
 static long npa_mdev_set_status(struct npa_mdev *nm, u8 __user *arg)
 {
 	u8 status, added;
-	int ret;
+	int i, ret;
 
 	if (get_user(status, arg))
 		return -EFAULT;
@@ -506,6 +511,9 @@ static long npa_mdev_set_status(struct npa_mdev *nm, u8 __user *arg)
 			return ret;
 	}
 	vdpa_set_status(nm->vdpa, status);
+	if (added & VIRTIO_CONFIG_S_DRIVER_OK)
+		for (i = 0; i < nm->nvqs; i++)
+			npa_mdev_bypass_on(&nm->vqs[i]);
 	/* As a virtio driver must: did the device accept the features? */
 	if ((added & VIRTIO_CONFIG_S_FEATURES_OK) &&
 	    !(nm->vdpa->config->get_status(nm->vdpa) &
@@ -1388,9 +1396,25 @@ static ssize_t host_calls_show(struct device *dev,
 }
 static DEVICE_ATTR_RO(host_calls);
 
+/* The queues whose interrupts KVM may post to the guest (irq bypass). */
+static ssize_t irq_bypass_show(struct device *dev,
+			       struct device_attribute *attr, char *buf)
+{
+	struct npa_mdev *nm = dev_get_drvdata(dev);
+	int i, n = 0;
+
+	mutex_lock(&nm->lock);
+	for (i = 0; i < nm->nvqs; i++)
+		n += nm->vqs[i].bypass;
+	mutex_unlock(&nm->lock);
+	return sysfs_emit(buf, "%d\n", n);
+}
+static DEVICE_ATTR_RO(irq_bypass);
+
 static struct attribute *npa_mdev_attrs[] = {
 	&dev_attr_host_kicks.attr,
 	&dev_attr_host_calls.attr,
+	&dev_attr_irq_bypass.attr,
 	NULL
 };
 ATTRIBUTE_GROUPS(npa_mdev);
