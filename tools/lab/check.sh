@@ -79,12 +79,15 @@ NPA_CACHE=$fresh/no/such/cache tools/lab/mkinitramfs.sh host >/dev/null &&
 result "a new cache path: the test host's initramfs and QEMU's build prepare" $?
 rm -rf "$fresh"
 
+# On four vdpa parent families (docs/parents.md): some 160 tests, 41
+# minutes on 2 cores shared with other lab runs.
 step "selftests in the lab test host"
 stamp=$(date +%Y%m%d-%H%M%S)
 out=$repo/build/lab/check-$stamp
-# 30 minutes: a busy machine has taken the suite past run-host.sh's default
-# 15; a test host that stops making progress is ended long before (NPA_STALL).
-tools/lab/run-host.sh -m 4G -t 1800 -o "$out" selftests/run.sh -F noiommu -F nointremap
+# An hour: a busy machine has taken the suite past run-host.sh's default
+# 15 minutes; a test host that stops making progress is ended long before
+# (NPA_STALL).
+tools/lab/run-host.sh -m 4G -t 3600 -o "$out" selftests/run.sh -F noiommu -F nointremap
 result "selftests: the test host ran them to the end" $?
 
 step "selftests in a test host without an IOMMU"
