@@ -125,7 +125,9 @@ void npa_relay_init_window(struct npa_mdev_parent *np, u16 nvqs)
 	if (np->range.last - np->range.first < 2 * window)
 		return;
 	iova = ALIGN_DOWN(np->range.last - window + 1, PAGE_SIZE);
-	iommu_get_resv_regions(dma_dev, &resv);
+	/* As npa_mem_build(): only where an IOMMU translates the DMA device. */
+	if (device_iommu_mapped(dma_dev))
+		iommu_get_resv_regions(dma_dev, &resv);
 	list_for_each_entry(rv, &resv, list)
 		if (rv->start <= iova + window - 1 &&
 		    iova <= rv->start + rv->length - 1)
