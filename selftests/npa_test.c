@@ -2275,6 +2275,12 @@ TEST_F_TIMEOUT(dp, doorbell_not_guest_memory, 120)
 	vfio_close(&self->v);
 	self->v.device = -1;
 	ASSERT_EQ(0, npa_open(&d, self->uuid));
+	if (!variant->fam->doorbell_mmap) {
+		/* No doorbell page to map, so none to name in the table. */
+		EXPECT_EQ(-EOPNOTSUPP, npa_start(&d, NPA_KICK_MMAP));
+		npa_close(&d);
+		return;
+	}
 	ASSERT_EQ(0, npa_start(&d, NPA_KICK_MMAP));
 	pins = pinned_pages();
 	r[0].guest_phys_addr = d.mem_gpa;
