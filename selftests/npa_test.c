@@ -1574,8 +1574,9 @@ TEST_F(dp, iova_range_and_reserved)
 	ASSERT_EQ(0, ioctl(self->fd, VHOST_VDPA_GET_IOVA_RANGE, &range));
 	ASSERT_EQ(0, ioctl(self->fd, VHOST_SET_OWNER));
 	if (!variant->fam->iommu) {
+		/* Every IOVA but the relay's window at the top. */
 		EXPECT_EQ(0ULL, range.first);
-		EXPECT_EQ(~0ULL, range.last);
+		EXPECT_LT(1ULL << 60, range.last);
 		r.memory_size = 4096;
 		r.guest_phys_addr = 0xfee00000;
 		EXPECT_EQ(0, set_table(self->fd, 1, &r));
@@ -2026,8 +2027,8 @@ TEST_F_TIMEOUT(dp, relay_bad_chains, 120)
 			chain_next_out_of_table);
 	relay_bad_chain(_metadata, self->uuid, "bad indirect table",
 			chain_indirect_outside);
-	EXPECT_EQ(0, sh("tools/npa/npa-pkt -u %s -i 0 -n 100 both",
-			self->uuid)) TH_LOG("%s", out);
+	EXPECT_EQ(0, move_frames(variant->fam, self->uuid, 0, 100))
+		TH_LOG("%s", out);
 }
 
 /* Reset, then start both queues again, the TX ring at index @txbase. */
@@ -2085,6 +2086,12 @@ TEST_F_TIMEOUT(dp, doorbell_revoked_while_relaying, 120)
 	vfio_close(&self->v);
 	self->v.device = -1;
 	ASSERT_EQ(0, npa_open(&d, self->uuid));
+	if (!variant->fam->doorbell_mmap) {
+		/* No doorbell page to revoke. */
+		EXPECT_EQ(-EOPNOTSUPP, npa_start(&d, NPA_KICK_MMAP));
+		npa_close(&d);
+		return;
+	}
 	ASSERT_EQ(0, npa_start(&d, NPA_KICK_MMAP));
 	EXPECT_TRUE(doorbell_works(&d, NPA_TXQ));
 
