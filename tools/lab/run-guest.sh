@@ -37,49 +37,22 @@ done
 shift $((OPTIND - 1))
 
 out=${NPA_OUT:-/tmp}
-initrd=$out/guest.gz
-[ -s "$initrd" ] || "$here/mkinitramfs.sh" guest "$initrd" >/dev/null
-modprobe kvm_amd 2>/dev/null || modprobe kvm_intel
-# The guest's memory is pinned for the VF's DMA.
-ulimit -l unlimited
+. "$here/lib-guest.sh"
 
 # The console is written on the test host's tmpfs, then kept in $out.
 log=$(mktemp /run/npa-guest.XXXX.log)
 trap 'cp "$log" "$out/"' EXIT
 mon=/run/npa-guest-$$.mon
-# A monitor command; what it printed (errors, too) as "qemu monitor:" lines.
 hmp() {
-	python3 -c 'import socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.connect(sys.argv[1])
-s.settimeout(10)
-s.sendall(sys.argv[2].encode() + b"\n")
-text = ""
-try:
-    while text.count("(qemu) ") < 2:    # the prompt again: it is done
-        data = s.recv(4096)
-        if not data:
-            break
-        text += data.decode(errors="replace")
-except OSError:
-    pass
-for line in text.splitlines()[1:]:
-    if line.strip() and not line.startswith("(qemu)"):
-        print("qemu monitor:", line.strip())' "$mon" "$1"
+	guest_hmp "$mon" "$1"
 }
 noreboot=-no-reboot
 [ "$reboot" = 1 ] && noreboot=
 echo "run-guest: booting the guest on KVM ($ip), console in $out/${log##*/}"
-timeout -k 5 "$tmo" "$qemu" -accel kvm -machine q35 -cpu host -smp 1 -m 256M \
-	-nodefaults -no-user-config -display none -serial stdio $noreboot \
-	-monitor "unix:$mon,server=on,wait=off" \
-	-L /usr/share/seabios -L /usr/share/qemu -L /usr/lib/ipxe/qemu \
-	-kernel "/boot/vmlinuz-$KVER" -initrd "$initrd" \
-	-append "console=ttyS0 quiet loglevel=4 panic=-1 npa.ip=$ip npa.n=$n npa.size=$size npa.stay=$reboot $args" \
-	"$@" >"$log" 2>&1 &
+guest_qemu "$tmo" "$qemu" "$log" "$mon" \
+	"npa.ip=$ip npa.n=$n npa.size=$size npa.stay=$reboot $args" $noreboot "$@"
 qpid=$!
-tail -n +1 -f "$log" --pid=$qpid |
-	grep --line-buffered -E "^(guest|udp|GUEST|PING|[0-9]+ bytes from|---|round-trip|qemu)|vhost-vfio" &
+guest_lines "$log" $qpid &
 
 # With -r: reset after the first verdict, quit after the second.
 passes() {

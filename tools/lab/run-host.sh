@@ -157,33 +157,7 @@ grep -q "^peer: " "$out/peer.log" ||
 
 # HMP commands on the watch monitor: each command, then what it printed.
 hmp() {
-	python3 - "$out/watch.sock" "$@" <<'PY'
-import re, socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.settimeout(20)
-s.connect(sys.argv[1])
-
-
-def until_prompt():
-    text = b""
-    try:
-        while not text.endswith(b"(qemu) "):
-            data = s.recv(65536)
-            if not data:
-                break
-            text += data
-    except OSError:
-        pass
-    text = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", text.decode(errors="replace"))
-    # Drop the echo of the command line and the prompt.
-    return "\n".join(text.replace("\r", "").split("\n")[1:-1])
-
-
-until_prompt()
-for cmd in sys.argv[2:]:
-    s.sendall(cmd.encode() + b"\n")
-    print("(qemu) %s\n%s" % (cmd, until_prompt()))
-PY
+	python3 "$here/hmp.py" -e "$out/watch.sock" "$@"
 }
 
 # A request of the job (lib-host.sh's vmm_request): "unplug I" or "plug I"
