@@ -8,14 +8,17 @@
 # npa.mode=bench for the benchmark workload instead (npa.secs per phase),
 # npa.trace=1 to trace drops and small transmits, printed when a check fails,
 # npa.mode=wbinvd to execute npa.n WBINVDs instead (the npa_wbinvd module,
-# tools/lab/wbinvd-guest.sh) and nothing else.
+# tools/lab/wbinvd-guest.sh) and nothing else, npa.mode=stream to stream
+# numbered datagrams both ways first (npa.phases phases of npa.secs, each
+# after the first once a line comes on the console, while the guest
+# migrates: migrate-guest.sh), then check as usual.
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 . /modules
 
-ip=10.0.0.2 n=1000 size=1000 stay=0 mode=check secs=3 trace=0
+ip=10.0.0.2 n=1000 size=1000 stay=0 mode=check secs=3 trace=0 phases=3
 for a in $(cat /proc/cmdline); do
 	case $a in
 	npa.mode=*) mode=${a#npa.mode=} ;;
@@ -25,6 +28,7 @@ for a in $(cat /proc/cmdline); do
 	npa.n=*) n=${a#npa.n=} ;;
 	npa.size=*) size=${a#npa.size=} ;;
 	npa.trace=*) trace=${a#npa.trace=} ;;
+	npa.phases=*) phases=${a#npa.phases=} ;;
 	esac
 done
 peer=${ip%.*}.1
@@ -44,6 +48,7 @@ check() {
 	echo "guest: FAILED: $*"
 	fail=1
 	cat /proc/net/dev /proc/net/snmp
+	grep virtio /proc/interrupts
 	if [ "$trace" = 1 ]; then
 		echo "guest: trace"
 		tail -n 200 /sys/kernel/tracing/trace
@@ -94,6 +99,18 @@ if [ "$mode" = bench ]; then
 	poweroff -f
 fi
 
+# Streams that run across migrations: each phase says what arrived each
+# way (a duplicated or corrupt datagram fails it); then the usual checks.
+if [ "$mode" = stream ]; then
+	until ping -c 1 -W 1 "$peer" >/dev/null; do :; done
+	for p in $(seq "$phases"); do
+		echo "STREAM-BEGIN $p"
+		check npa-udp "$peer" stream "$secs" "$size"
+		echo "STREAM-END $p"
+		# The next phase when the host says so (a line on the console).
+		[ "$p" = "$phases" ] || { echo "STREAM-WAIT $p"; read -r go; }
+	done
+fi
 check ping -c 3 -W 10 "$peer"
 check npa-udp "$peer" tx "$n" "$size"
 check npa-udp "$peer" rx "$n" "$size"

@@ -23,6 +23,14 @@ carries commands, answered from port 5000:
                          test host's QEMU monitor), then up again
   BLAST secs size        for benchmarks: size-byte datagrams as fast as
                          they go for secs, then "END n"
+  STREAM n size seed pps send n frames like SEND, paced at pps frames a
+                         second and not flow-controlled (frames lost while
+                         the guest moves are lost, not waited for)
+
+The wires are one segment, as for a guest that migrates between VFs: a
+frame for host 10.0.i.1 that arrives on wire j is answered by host
+10.0.i.1 on wire j, and what host i sends afterwards (SEND, STREAM) goes
+out on the wire its last frame came in on.
 """
 import argparse
 import json
@@ -105,6 +113,19 @@ def monitor(path, command):
 class Wire:
     monitor = None
 
+    def host(self, f, wires):
+        """The host a frame on this wire is for: by its ARP or IP target."""
+        etype = f[12:14]
+        if etype == b"\x08\x06" and len(f) >= 42:
+            ip = f[38:42]
+        elif etype == b"\x08\x00" and len(f) >= 34:
+            ip = f[30:34]
+        else:
+            return self
+        if ip[0:2] == b"\x0a\x00" and ip[3] == 1 and ip[2] < len(wires):
+            return wires[ip[2]]
+        return self
+
     def __init__(self, idx, base):
         self.idx = idx
         self.mac = bytes([0x02, 0x4E, 0x50, 0, idx, 1])
@@ -123,6 +144,8 @@ class Wire:
         self.digest = FNV_INIT
         self.stream = Stream(None)
         self.job = None
+        # The wire this host's last frame came in on, where it answers.
+        self.via = self
 
     def udp_to(self, dst_mac, ip, sport, dport, payload):
         hdr = bytearray(ip[:20])
@@ -144,6 +167,14 @@ class Wire:
                 self.udp_to(mac, ip, 5000, port, payload)
             sent += 64
         self.udp_to(mac, ip, 5000, port, b"END %d" % sent)
+
+    def paced(self, mac, ip, port, n, size, seed, pps):
+        start = time.monotonic()
+        for i in range(n):
+            delay = start + i / pps - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            self.udp_to(mac, ip, 5000, port, pattern(size, seed, i))
 
     def pump(self):
         j = self.job
@@ -179,15 +210,21 @@ class Wire:
             threading.Thread(target=self.blast, daemon=True,
                              args=(src, ip, sport, float(words[1]),
                                    int(words[2]))).start()
+        elif words[0] == "STREAM" and len(words) == 5:
+            threading.Thread(target=self.paced, daemon=True,
+                             args=(src, ip, sport, int(words[1]),
+                                   int(words[2]), int(words[3]),
+                                   float(words[4]))).start()
         elif words[0] == "ACK" and len(words) == 2 and self.job:
             self.job["acked"] = max(self.job["acked"], int(words[1]))
             self.pump()
 
     def send(self, frame):
-        self.sock.sendto(frame, self.dest)
+        self.via.sock.sendto(frame, self.via.dest)
         self.stats["tx_frames"] += 1
 
-    def handle(self, f):
+    def handle(self, f, via):
+        self.via = via
         st = self.stats
         st["rx_frames"] += 1
         st["rx_bytes"] += len(f)
@@ -263,7 +300,8 @@ def main():
     while True:
         for key, _ in sel.select():
             w = key.data
-            w.handle(w.sock.recv(65536))
+            f = w.sock.recv(65536)
+            w.host(f, wires).handle(f, w)
 
 
 if __name__ == "__main__":

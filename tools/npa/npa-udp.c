@@ -6,6 +6,7 @@
  *
  *   npa-udp PEER_IP tx|rx N SIZE
  *   npa-udp PEER_IP blast-tx|blast-rx SECONDS SIZE
+ *   npa-udp PEER_IP stream SECONDS SIZE
  *
  * tx: N datagrams of SIZE bytes to the peer's port 9; every 64 the peer's
  *     count must have caught up, and at the end its count and digest must
@@ -17,6 +18,13 @@
  *     SECONDS, without flow control; the receiver counts.  Prints
  *     "bench DIR size=S sent=N received=M seconds=T"; fails when nothing
  *     arrived.
+ * stream: for SECONDS, STREAM_PPS datagrams a second each way at once,
+ *     without flow control, as across a migration: what is lost stays
+ *     lost.  From a port of its own (the kernel's pick), so that a late
+ *     datagram of an earlier stream is not taken for one of this stream.
+ *     Prints the longest time the guest stood still (a migration's
+ *     switch, as the guest saw it) and what arrived each way; fails on a
+ *     duplicated or corrupt datagram, or when nothing arrived one way.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -32,9 +40,10 @@
 #include "wire.h"
 
 #define SYNC_EVERY	64
+#define STREAM_PPS	100
 
 static const char usage[] =
-	"usage: npa-udp PEER_IP tx|rx N SIZE | blast-tx|blast-rx SECONDS SIZE\n";
+	"usage: npa-udp PEER_IP tx|rx N SIZE | blast-tx|blast-rx|stream SECONDS SIZE\n";
 
 static int sock;
 static struct sockaddr_in peer;
@@ -210,6 +219,56 @@ static int blast_rx(int secs, int size)
 	return !got;
 }
 
+static int do_stream(int secs, int size)
+{
+	int count = secs * STREAM_PPS, sent = 0, ok;
+	struct wire_stream *st = wire_stream_new(count, size);
+	struct pollfd pfd = { .fd = sock, .events = POLLIN };
+	double t0, t, end, last, stall = 0;
+	__u8 buf[65536];
+	struct wire_report r;
+	char cmd[64];
+	ssize_t n;
+
+	snprintf(cmd, sizeof(cmd), "STREAM %d %d 7 %d", count, size,
+		 STREAM_PPS);
+	if (!st || control("RESET 1") || control(cmd))
+		return 1;
+	t0 = now();
+	last = t0;
+	/* Then two seconds for what is still on its way. */
+	end = t0 + secs + 2;
+	while ((t = now()) < end && (sent < count || st->good < st->count)) {
+		/* A loop turn takes 10 ms; longer, the guest stood still. */
+		if (t - last > stall)
+			stall = t - last;
+		last = t;
+		for (; sent < count && t >= t0 + (double)sent / STREAM_PPS;
+		     sent++) {
+			pattern(buf, size, 1, sent);
+			if (to_peer(PEER_DISCARD, buf, size))
+				return 1;
+		}
+		if (poll(&pfd, 1, 1000 / STREAM_PPS) <= 0)
+			continue;
+		n = recv(sock, buf, sizeof(buf), 0);
+		if (n >= 0)
+			wire_rx_one(st, buf, n);
+	}
+	if (report(count, &r))
+		return 1;
+	printf("udp stream: the guest stood still for %.0f ms at most\n",
+	       stall * 1000);
+	printf("%s: %u of %d payloads as sent: %u lost, %u duplicated, %u reordered, %u corrupt\n",
+	       "udp stream tx", r.good, count, count - r.good, r.dup,
+	       r.reordered, r.corrupt);
+	wire_stream_report(st, "udp stream rx");
+	ok = r.good && !r.dup && !r.corrupt && st->good && !st->dup &&
+	     !st->corrupt;
+	free(st);
+	return !ok;
+}
+
 int main(int argc, char **argv)
 {
 	struct sockaddr_in me = {
@@ -236,6 +295,8 @@ int main(int argc, char **argv)
 		fputs("npa-udp: N (or SECONDS) >= 1, 4 <= SIZE <= 1472\n", stderr);
 		return 2;
 	}
+	if (!strcmp(argv[2], "stream"))
+		me.sin_port = 0;
 	sock = socket(AF_INET, SOCK_DGRAM, 0);
 	if (sock < 0 || bind(sock, (struct sockaddr *)&me, sizeof(me)) ||
 	    setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tmo, sizeof(tmo)) ||
@@ -252,6 +313,8 @@ int main(int argc, char **argv)
 		return blast_tx(count, size);
 	if (!strcmp(argv[2], "blast-rx"))
 		return blast_rx(count, size);
+	if (!strcmp(argv[2], "stream"))
+		return do_stream(count, size);
 	fputs(usage, stderr);
 	return 2;
 }
