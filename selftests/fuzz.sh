@@ -25,20 +25,8 @@ ntest=0
 fail=0
 : >"$tap"
 
-say "setting up an mdev on VF $vf"
-start_mdev "$vf"
-st=$?
-result "setup: npa loaded, VF $vf bound, mdev started" $st
-if [ $st != 0 ]; then
-	echo "Bail out! no mdev to fuzz" | tee -a "$tap"
-	exit 1
-fi
-
-mlocked=$(mlocked_kb)
-pinned=$(pinned_pages)
-taint=$(hurt_taint)
+setup_baseline "$vf"
 since=$(cut -d' ' -f1 /proc/uptime)
-echo "# baseline: Mlocked $mlocked kB, $pinned pinned pages, taint $taint"
 # Follow the kernel log: npa's rate-limited complaints about bad input
 # wrap the log buffer within a minute, and a warning would go with it.
 dmesg --follow >"$out/fuzz-kmsg.txt" &
@@ -63,9 +51,8 @@ wait "$follow" 2>/dev/null
 awk -v since="$since" '{ t = substr($0, 2, index($0, "]") - 2) } t + 0 >= since + 0' \
 	"$out/fuzz-kmsg.txt" >"$out/fuzz-dmesg.txt"
 rm "$out/fuzz-kmsg.txt"
-pattern='WARNING:|BUG:|Oops|lockup|detected stall|blocked for more than|Call Trace:'
-if grep -qE "$pattern" "$out/fuzz-dmesg.txt"; then
-	grep -E -B5 -A30 "$pattern" "$out/fuzz-dmesg.txt" | head -80 | sed 's/^/# /'
+if grep -qE "$hurt_pattern" "$out/fuzz-dmesg.txt"; then
+	grep -E -B5 -A30 "$hurt_pattern" "$out/fuzz-dmesg.txt" | head -80 | sed 's/^/# /'
 	st=1
 else
 	st=0
@@ -88,12 +75,5 @@ say "the mdev still moves frames"
 tools/npa/npa-pkt -u "$UUID" -i "$vf" -n 100 both
 result "the mdev still moves frames after fuzzing (npa-pkt both)" $?
 
-say "letting go"
-mdevctl stop --uuid "$UUID"
-result "mdevctl stop" $?
-tools/npactl unbind "$BDF"
-result "npactl unbind $BDF" $?
-tools/npactl unload
-result "npactl unload" $?
-echo "1..$ntest" | tee -a "$tap"
+let_go
 exit $fail

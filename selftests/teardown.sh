@@ -33,8 +33,6 @@ RANDOM=$seed
 : >"$tap"
 echo "# seed $seed (NPA_SEED=$seed replays the delays)" | tee -a "$tap"
 
-pattern='WARNING:|BUG:|Oops|lockup|detected stall|blocked for more than|Call Trace:'
-
 # wait_gone PID SECONDS: 0 once the process is gone.
 wait_gone() {
 	local i
@@ -138,8 +136,8 @@ cycle() {
 
 	now=$(hurt_taint)
 	[ "$now" = "$taint" ] || { echo "taint $now (baseline $taint)"; return 1; }
-	if grep -qE "$pattern" "$kmsg"; then
-		grep -E -B5 -A30 "$pattern" "$kmsg" | head -60
+	if grep -qE "$hurt_pattern" "$kmsg"; then
+		grep -E -B5 -A30 "$hurt_pattern" "$kmsg" | head -60
 		return 1
 	fi
 	now=$(mlocked_kb)
@@ -155,18 +153,7 @@ cycle() {
 	fi
 }
 
-say "setting up an mdev on VF $vf"
-start_mdev $vf
-st=$?
-result "setup: npa loaded, VF $vf bound, mdev started" $st
-if [ $st != 0 ]; then
-	echo "Bail out! no mdev" | tee -a "$tap"
-	exit 1
-fi
-mlocked=$(mlocked_kb)
-pinned=$(pinned_pages)
-taint=$(hurt_taint)
-echo "# baseline: Mlocked $mlocked kB, $pinned pinned pages, taint $taint"
+setup_baseline $vf
 kmsg=$out/teardown-kmsg.txt
 dmesg --follow-new >"$kmsg" &
 follow=$!
@@ -195,12 +182,5 @@ done
 
 kill "$follow"
 wait "$follow" 2>/dev/null
-say "letting go"
-mdevctl stop --uuid "$UUID"
-result "mdevctl stop" $?
-tools/npactl unbind "$BDF"
-result "npactl unbind $BDF" $?
-tools/npactl unload
-result "npactl unload" $?
-echo "1..$ntest" | tee -a "$tap"
+let_go
 exit $fail

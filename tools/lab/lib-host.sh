@@ -62,6 +62,42 @@ hurt_taint() {
 	echo $(($(cat /proc/sys/kernel/tainted) & (1 << 5 | 1 << 7 | 1 << 9 | 1 << 14)))
 }
 
+# What a hurt kernel logs.
+hurt_pattern='WARNING:|BUG:|Oops|lockup|detected stall|blocked for more than|Call Trace:'
+
+# For the TAP scripts (fuzz.sh, teardown.sh): with result's variables.
+# setup_baseline VF: an mdev on VF (start_mdev), as a TAP line; bail out
+# without one.  Then the baseline it is checked against: sets mlocked,
+# pinned and taint.
+setup_baseline() {
+	local st
+	say "setting up an mdev on VF $1"
+	start_mdev "$1"
+	st=$?
+	result "setup: npa loaded, VF $1 bound, mdev started" $st
+	if [ $st != 0 ]; then
+		echo "Bail out! no mdev" | tee -a "$tap"
+		exit 1
+	fi
+	mlocked=$(mlocked_kb)
+	pinned=$(pinned_pages)
+	taint=$(hurt_taint)
+	echo "# baseline: Mlocked $mlocked kB, $pinned pinned pages, taint $taint"
+}
+
+# let_go: the mdev stopped, its VF given back, npa unloaded, each a TAP
+# line, then the plan.
+let_go() {
+	say "letting go"
+	mdevctl stop --uuid "$UUID"
+	result "mdevctl stop" $?
+	tools/npactl unbind "$BDF"
+	result "npactl unbind $BDF" $?
+	tools/npactl unload
+	result "npactl unload" $?
+	echo "1..$ntest" | tee -a "$tap"
+}
+
 # vmm_request WORDS: ask run-host.sh to act on the test host's own QEMU:
 # "unplug I" hot-unplugs VF I (device_del), "plug I" puts it back.  Prints
 # the monitor's answer; fails when none comes within 30 s.
@@ -79,3 +115,4 @@ vmm_request() {
 	echo "vmm_request: no answer to '$*'"
 	return 1
 }
+
