@@ -23,19 +23,22 @@
 #
 # Prints the folder.  Builds only when a module is missing or was built for
 # another kernel (build/upstream/stamp names the one they were built for).
+# $KDIR, when set, is the object tree of the kernel to build for instead
+# (debug-lab.sh: the debug kernel's).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 . "$here/versions.env"
 
 out=$repo/build/upstream
-kdir=/lib/modules/$KVER/build
+kdir=${KDIR:-/lib/modules/$KVER/build}
+kernel="$(cat "$kdir/include/config/kernel.release") $KPKGVER"
 tarball=/usr/src/$KSRCPKG.tar.xz
 mods=(vp_vdpa vringh vdpa_sim vdpa_sim_net vdpa_sim_blk)
 
 built() {
 	local m
-	[ "$(cat "$out/stamp" 2>/dev/null)" = "$KVER $KPKGVER" ] || return 1
+	[ "$(cat "$out/stamp" 2>/dev/null)" = "$kernel" ] || return 1
 	for m in "${mods[@]}"; do
 		[ -e "$out/$m.ko" ] || return 1
 	done
@@ -73,5 +76,5 @@ build vringh drivers/vhost/vringh.c vringh.o
 build vdpa_sim "drivers/vdpa/vdpa_sim/vdpa_sim.c drivers/vdpa/vdpa_sim/vdpa_sim.h \
 	drivers/vdpa/vdpa_sim/vdpa_sim_net.c drivers/vdpa/vdpa_sim/vdpa_sim_blk.c" \
 	"vdpa_sim.o vdpa_sim_net.o vdpa_sim_blk.o" "$out/build/vringh/Module.symvers"
-echo "$KVER $KPKGVER" >"$out/stamp"
+echo "$kernel" >"$out/stamp"
 echo "$out"

@@ -59,6 +59,9 @@ if [ $st != 0 ] || grep -E "warning:|error:" "$out/build.log"; then
 	echo "debug-lab: the build against the debug kernel failed"
 	exit 1
 fi
+# The upstream parents the selftests' families load, for the debug kernel.
+KDIR=$kdir/build "$tree/tools/lab/build-upstream.sh" >"$out/upstream.log" 2>&1 ||
+	{ tail -n 30 "$out/upstream.log"; echo "debug-lab: the upstream parents did not build"; exit 1; }
 
 step "the test host on the debug kernel: selftests, fault injection, fuzzer ${secs} s"
 # KASAN's shadow takes an eighth of memory, kmemleak its own; everything is
