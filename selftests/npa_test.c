@@ -2975,6 +2975,296 @@ TEST_F_TIMEOUT(guest, wbinvd_flushes_follow_kvm_vfio, 400)
 	EXPECT_TRUE(mdev_ready(self->uuid)) TH_LOG("%s", out);
 }
 
+/*
+ * Live migration of an unmodified guest (tools/lab/migrate-guest.sh):
+ * from an npa mdev on one VF to another NIC on the same wire, and back,
+ * while numbered datagrams flow both ways; QEMU's dirty log is npa's
+ * (relay mode while it logs, docs/migration.md).  The other NIC is an npa
+ * mdev on another VF, or the same guest device backed by tap + vhost-net
+ * (bridged to a VF the test host drives itself), as on a host without
+ * npa.  Also a VM that stops and runs again under the same traffic.
+ */
+FIXTURE(migrate) {
+	char bdf[2][16];
+	char parent[2][PARENT_LEN];
+	char uuid[2][40];
+	char nic[2][256];
+	const char *qemu;
+	long pins;
+};
+
+FIXTURE_VARIANT(migrate) {
+	bool vhost_net;
+};
+
+FIXTURE_VARIANT_ADD(migrate, npa) {
+	.vhost_net = false,
+};
+
+FIXTURE_VARIANT_ADD(migrate, vhost_net) {
+	.vhost_net = true,
+};
+
+/* The guest's NIC, the same device whatever its backend. */
+#define MIGRATE_DEVICE "-device virtio-net-pci,netdev=n0,mac=52:54:00:4e:50:03," \
+	"page-per-vq=on,rx_queue_size=256,tx_queue_size=256"
+
+FIXTURE_SETUP(migrate)
+{
+	int i;
+
+	self->qemu = getenv("NPA_QEMU");
+	ASSERT_NE(NULL, self->qemu) TH_LOG("NPA_QEMU is not set");
+	self->pins = pinned_pages();
+	/* The bridge first: a setup that fails leaves no mdev behind. */
+	for (i = 1; i >= 0; i--) {
+		if (i && variant->vhost_net) {
+			ASSERT_EQ(0, sh(". tools/lab/lib-host.sh; tap_bridge 3"))
+				TH_LOG("%s", out);
+			snprintf(self->nic[i], sizeof(self->nic[i]), "%s %s",
+				 "-netdev tap,id=n0,ifname=npatap0,script=no,downscript=no,vhost=on",
+				 MIGRATE_DEVICE);
+			continue;
+		}
+		ASSERT_EQ(0, mdevctl_on(&fam_npa_vf, 2 + i, self->bdf[i],
+					self->parent[i], self->uuid[i]))
+			TH_LOG("%s", out);
+		snprintf(self->nic[i], sizeof(self->nic[i]), "%s%s %s",
+			 "-netdev vhost-vfio,id=n0,sysfsdev=" MDEV_DEVICES "/",
+			 self->uuid[i], MIGRATE_DEVICE);
+	}
+	ASSERT_EQ(0, sh("dmesg -C"));
+}
+
+FIXTURE_TEARDOWN(migrate)
+{
+	sh("mdevctl stop -u %s", self->uuid[0]);
+	if (variant->vhost_net)
+		sh(". tools/lab/lib-host.sh; tap_bridge_del");
+	else
+		sh("mdevctl stop -u %s", self->uuid[1]);
+	EXPECT_TRUE(host_healthy());
+}
+
+/*
+ * What arrived of the stream of phase @phase (1 to 3) in direction @dir
+ * ("tx": guest to peer, "rx"), from migrate-guest.sh's output in out[].
+ */
+struct stream_counts {
+	unsigned int good, sent, lost, dup, corrupt;
+};
+
+static bool stream_phase(int phase, const char *dir, struct stream_counts *c)
+{
+	char key[32];
+	const char *p = out;
+	int i;
+
+	snprintf(key, sizeof(key), "udp stream %s: ", dir);
+	for (i = 0; i < phase && p; i++) {
+		p = strstr(p, key);
+		if (p && i + 1 < phase)
+			p++;
+	}
+	return p && sscanf(p + strlen(key),
+			   "%u of %u payloads as sent: %u lost, %u duplicated, %*u reordered, %u corrupt",
+			   &c->good, &c->sent, &c->lost, &c->dup,
+			   &c->corrupt) == 5;
+}
+
+/*
+ * The longest the guest stood still in phase @phase (as npa-udp stream saw
+ * it: the switch of a migration, a stop), -1 if not reported.
+ */
+static int stall_ms(int phase)
+{
+	static const char key[] = "udp stream: the guest stood still for ";
+	const char *p = out;
+	int i, ms;
+
+	for (i = 0; i < phase && p; i++) {
+		p = strstr(p, key);
+		if (p && i + 1 < phase)
+			p++;
+	}
+	return p && sscanf(p + strlen(key), "%d ms", &ms) == 1 ? ms : -1;
+}
+
+/* The downtime QEMU reported for migration @what ("A->B"), -1 if none. */
+static int downtime_ms(const char *what)
+{
+	char key[64];
+	const char *p;
+	int t, d;
+
+	snprintf(key, sizeof(key), "migrate: %s completed: total time ", what);
+	p = strstr(out, key);
+	if (!p || sscanf(p + strlen(key), "%d ms, downtime %d ms", &t, &d) != 2)
+		return -1;
+	return d;
+}
+
+/* At most what was sent while @ms passed, and a second more. */
+#define STREAM_PPS 100
+#define LOST_AT_MOST(ms) (STREAM_PPS * ((ms) + 1000U) / 1000)
+
+/*
+ * The three phases: none duplicated or corrupt either way; in the first
+ * two, which a switch interrupts (a migration, a stop: @stopped_ms[0],
+ * [1] the VM stopped, as QEMU tells), at most the datagrams sent while
+ * the VM stopped or the guest stood still (its clock may not count the
+ * stop) are lost, and a second's worth more; none in the third.
+ */
+static void check_streams(struct __test_metadata *_metadata,
+			  const int stopped_ms[2])
+{
+	static const char * const dirs[] = { "tx", "rx" };
+	struct stream_counts c;
+	int phase, d, stall;
+
+	for (phase = 1; phase <= 3; phase++) {
+		stall = stall_ms(phase);
+		ASSERT_LE(0, stall) TH_LOG("no phase %d in %s", phase, out);
+		for (d = 0; d < 2; d++) {
+			ASSERT_TRUE(stream_phase(phase, dirs[d], &c))
+				TH_LOG("no phase %d %s stream in %s", phase,
+				       dirs[d], out);
+			TH_LOG("phase %d %s: %u of %u, %u lost, %u dup, %u corrupt, still %d ms",
+			       phase, dirs[d], c.good, c.sent, c.lost, c.dup,
+			       c.corrupt, stall);
+			EXPECT_EQ(0U, c.dup);
+			EXPECT_EQ(0U, c.corrupt);
+			if (phase < 3) {
+				EXPECT_GE(LOST_AT_MOST(stall + stopped_ms[phase - 1]),
+					  c.lost);
+			} else {
+				EXPECT_EQ(0U, c.lost);
+			}
+		}
+	}
+}
+
+#define MIGRATE_GUEST "tools/lab/migrate-guest.sh -q %s -i 10.0.3.2 -s 20"
+/* Its summary: the guest's consoles are in $NPA_OUT/{A,B,C}.log */
+#define MIGRATE_SUMMARY " >/run/npa-migrate.out 2>&1; r=$?; " \
+	"grep -E 'migrate: |udp stream|GUEST-RESULT|FAILED' /run/npa-migrate.out; exit $r"
+
+TEST_F_TIMEOUT(migrate, there_and_back_under_traffic, 600)
+{
+	int down[2];
+
+	ASSERT_EQ(0, sh(MIGRATE_GUEST " -a '%s' -b '%s'" MIGRATE_SUMMARY,
+			self->qemu, self->nic[0], self->nic[1]))
+		TH_LOG("%s", out);
+	TH_LOG("%s", out);
+	down[0] = downtime_ms("A->B");
+	down[1] = downtime_ms("B->C");
+	ASSERT_LE(0, down[0]) TH_LOG("%s", out);
+	ASSERT_LE(0, down[1]) TH_LOG("%s", out);
+	check_streams(_metadata, down);
+	/* Both ways the queues relayed and logged; no ring stopped. */
+	EXPECT_FALSE(dmesg_has("the relay stops")) TH_LOG("%s", out);
+	EXPECT_FALSE(dmesg_has("did not restart")) TH_LOG("%s", out);
+	EXPECT_GE(self->pins, pinned_pages());
+	EXPECT_TRUE(mdev_ready(self->uuid[0])) TH_LOG("%s", out);
+	if (!variant->vhost_net)
+		EXPECT_TRUE(mdev_ready(self->uuid[1])) TH_LOG("%s", out);
+}
+
+/*
+ * monitor stop, then cont two seconds later, twice under traffic: the NIC
+ * goes on where its rings stood, without a guest reset.
+ */
+TEST_F_TIMEOUT(migrate, stop_cont_under_traffic, 600)
+{
+	static const int stopped[2] = { 2000, 2000 };
+
+	if (variant->vhost_net)
+		SKIP(return, "npa alone: the npa variant runs it");
+	ASSERT_EQ(0, sh(MIGRATE_GUEST " -a '%s' -p" MIGRATE_SUMMARY,
+			self->qemu, self->nic[0])) TH_LOG("%s", out);
+	TH_LOG("%s", out);
+	check_streams(_metadata, stopped);
+	EXPECT_FALSE(dmesg_has("the relay stops")) TH_LOG("%s", out);
+	EXPECT_GE(self->pins, pinned_pages());
+	EXPECT_TRUE(mdev_ready(self->uuid[0])) TH_LOG("%s", out);
+}
+
+/*
+ * A migration cancelled mid-way (by then the source logs, its queues
+ * relaying): the source runs on, its traffic flowing.
+ */
+TEST_F_TIMEOUT(migrate, cancelled_source_runs_on, 600)
+{
+	static const int stopped[2] = { 0, 0 };
+
+	if (variant->vhost_net)
+		SKIP(return, "npa alone: the npa variant runs it");
+	ASSERT_EQ(0, sh(MIGRATE_GUEST " -a '%s' -b '%s' -x cancel" MIGRATE_SUMMARY,
+			self->qemu, self->nic[0], self->nic[1]))
+		TH_LOG("%s", out);
+	TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(out, "migrate: A->B cancelled"));
+	check_streams(_metadata, stopped);
+	EXPECT_FALSE(dmesg_has("the relay stops")) TH_LOG("%s", out);
+	EXPECT_GE(self->pins, pinned_pages());
+	EXPECT_TRUE(mdev_ready(self->uuid[0])) TH_LOG("%s", out);
+	EXPECT_TRUE(mdev_ready(self->uuid[1])) TH_LOG("%s", out);
+}
+
+#define HOLDER_HAS_IT "for p in $(pgrep -f npa-busy-holder); do ls -l /proc/$p/fd; done | " \
+	"grep -q vfio-device"
+
+/*
+ * A destination whose mdev someone else uses (here a stopped QEMU): its
+ * QEMU cannot start, the migration fails, the source runs on.
+ */
+TEST_F_TIMEOUT(migrate, destination_busy_source_runs_on, 600)
+{
+	static const int stopped[2] = { 0, 0 };
+	char cmd[640];
+	pid_t holder;
+	int i;
+
+	if (variant->vhost_net)
+		SKIP(return, "npa alone: the npa variant runs it");
+	snprintf(cmd, sizeof(cmd),
+		 "exec timeout 600 %s -name npa-busy-holder -machine q35 -accel tcg -nodefaults -display none -monitor none -S %s",
+		 self->qemu, self->nic[1]);
+	holder = spawn(cmd);
+	/* Until the holder has the device open. */
+	for (i = 0; i < 60 && sh(HOLDER_HAS_IT); i++)
+		sleep(1);
+	EXPECT_EQ(0, sh(MIGRATE_GUEST " -a '%s' -b '%s' -x busy" MIGRATE_SUMMARY,
+			self->qemu, self->nic[0], self->nic[1]))
+		TH_LOG("%s", out);
+	TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(out, "migrate: A->B failed"));
+	check_streams(_metadata, stopped);
+	sh("pkill -f npa-busy-holder");
+	EXPECT_LE(0, reap(holder, 60));
+	EXPECT_GE(self->pins, pinned_pages());
+	EXPECT_TRUE(mdev_ready(self->uuid[0])) TH_LOG("%s", out);
+}
+
+/*
+ * The source's QEMU killed mid-migration (logging, relaying): nothing
+ * stays pinned, both mdevs serve their next user.
+ */
+TEST_F_TIMEOUT(migrate, source_killed_mid_migration, 600)
+{
+	if (variant->vhost_net)
+		SKIP(return, "npa alone: the npa variant runs it");
+	ASSERT_EQ(0, sh(MIGRATE_GUEST " -a '%s' -b '%s' -x kill" MIGRATE_SUMMARY,
+			self->qemu, self->nic[0], self->nic[1]))
+		TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(out, "killing QEMU A")) TH_LOG("%s", out);
+	EXPECT_FALSE(dmesg_has("the relay stops")) TH_LOG("%s", out);
+	EXPECT_GE(self->pins, pinned_pages());
+	EXPECT_TRUE(mdev_ready(self->uuid[0])) TH_LOG("%s", out);
+	EXPECT_TRUE(mdev_ready(self->uuid[1])) TH_LOG("%s", out);
+}
+
 /* QEMU stopped before the guest runs; its monitor quits it. */
 #define QEMU_STOPPED "echo quit | timeout 60 %s -machine q35 -accel tcg " \
 	"-nodefaults -display none -monitor stdio -S"

@@ -111,6 +111,12 @@ step "teardown under traffic, short run"
 tools/lab/run-host.sh -m 3G -o "$out-teardown" selftests/teardown.sh 2
 result "teardown: the test host ran it to the end" $?
 
+# The guest migrates from one test host to another and back (the
+# selftests' migrate.* run both QEMUs in one test host).
+step "live migration between two test hosts"
+tools/lab/migrate-two-hosts.sh -o "$out-two-hosts"
+result "two hosts: the migration test ran to the end" $?
+
 step "benchmark, short variant: every data path moves frames"
 tools/lab/bench.sh --quick 2>&1 | tee build/bench-quick.log
 bench=$(sed -n 's/^bench: output in //p' build/bench-quick.log)
@@ -127,7 +133,8 @@ done
 count() {
 	cat "$tap" "$out/npa_test.tap" "$out-noiommu/npa_test.tap" \
 		"$out-nointremap/npa_test.tap" \
-		"$out-fuzz/fuzz.tap" "$out-teardown/teardown.tap" "$bench/bench.tap" 2>/dev/null |
+		"$out-fuzz/fuzz.tap" "$out-teardown/teardown.tap" \
+		"$out-two-hosts/two-hosts.tap" "$bench/bench.tap" 2>/dev/null |
 		grep -cE "$1"
 }
 pass=$(count '^ok ')
@@ -135,7 +142,8 @@ failed=$(count '^not ok ')
 skip=$(count '^ok .*# SKIP')
 pass=$((pass - skip))
 [ "$pass" -gt 0 ] || fail=1
-for d in "$out" "$out-noiommu" "$out-nointremap" "$out-fuzz" "$out-teardown"; do
+for d in "$out" "$out-noiommu" "$out-nointremap" "$out-fuzz" "$out-teardown" \
+	"$out-two-hosts/a" "$out-two-hosts/b"; do
 	if grep -qE "WARNING:|BUG:|Oops" "$d/dmesg.txt" 2>/dev/null; then
 		echo "the test host's kernel log has a WARNING/BUG/Oops ($d/dmesg.txt):"
 		grep -E -A20 "WARNING:|BUG:|Oops" "$d/dmesg.txt" | head -60

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
-"""Run HMP commands on a QEMU monitor's Unix socket.
+"""Run HMP commands on a QEMU monitor's socket.
 
   hmp.py [-e] SOCKET COMMAND...
 
+SOCKET is a Unix socket's path, or HOST:PORT for a monitor on TCP.
 Prints what each command printed (errors too), after "(qemu) COMMAND"
 with -e.  Waits for the monitor's prompt after each, up to 20 s of
 silence.
@@ -28,6 +29,20 @@ def until_prompt(s):
     return "\n".join(text.replace("\r", "").split("\n")[1:-1])
 
 
+def connect(where, timeout=20):
+    """A socket connected to a Unix socket's path, or to HOST:PORT."""
+    if where.startswith("/") or ":" not in where:
+        s = socket.socket(socket.AF_UNIX)
+        addr = where
+    else:
+        host, port = where.rsplit(":", 1)
+        s = socket.socket(socket.AF_INET)
+        addr = (host, int(port))
+    s.settimeout(timeout)
+    s.connect(addr)
+    return s
+
+
 def main():
     args = sys.argv[1:]
     echo = args[:1] == ["-e"]
@@ -35,9 +50,7 @@ def main():
         args = args[1:]
     if len(args) < 2:
         sys.exit(__doc__.strip().splitlines()[2].strip())
-    s = socket.socket(socket.AF_UNIX)
-    s.settimeout(20)
-    s.connect(args[0])
+    s = connect(args[0])
     until_prompt(s)
     for cmd in args[1:]:
         s.sendall(cmd.encode() + b"\n")

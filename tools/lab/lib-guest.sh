@@ -13,15 +13,18 @@ ulimit -l unlimited
 # guest_qemu SECONDS QEMU LOG MONITOR CMDLINE [QEMU_ARGS...]: start the lab
 # guest (an unmodified Debian kernel, guest-init.sh as /init with CMDLINE's
 # npa.* words) on KVM in the background, its console in LOG (and its
-# console input from the FIFO $guest_in, when set), its monitor on the
-# Unix socket MONITOR; killed after SECONDS.
-guest_in=/dev/null
+# console input from the FIFO $guest_in, when set; or both on the chardev
+# $guest_serial instead, when set, LOG then has QEMU's own messages), its
+# monitor on the Unix socket MONITOR (or on TCP at MONITOR, if HOST:PORT);
+# killed after SECONDS.
+guest_in=/dev/null guest_serial=stdio
 guest_qemu() {
-	local tmo=$1 qemu=$2 log=$3 mon=$4 cmdline=$5
+	local tmo=$1 qemu=$2 log=$3 mon=unix:$4 cmdline=$5
+	[[ $4 == /* ]] || mon=tcp:$4
 	shift 5
 	timeout -k 5 "$tmo" "$qemu" -accel kvm -machine q35 -cpu host -smp 1 -m 256M \
-		-nodefaults -no-user-config -display none -serial stdio \
-		-monitor "unix:$mon,server=on,wait=off" \
+		-nodefaults -no-user-config -display none -serial "$guest_serial" \
+		-monitor "$mon,server=on,wait=off" \
 		-L /usr/share/seabios -L /usr/share/qemu -L /usr/lib/ipxe/qemu \
 		-kernel "/boot/vmlinuz-$KVER" -initrd "$guest_initrd" \
 		-append "console=ttyS0 quiet loglevel=4 panic=-1 $cmdline" \
@@ -34,9 +37,17 @@ guest_hmp() {
 	python3 "$here/hmp.py" "$@" | sed -n 's/^\(.*[^ ].*\)$/qemu monitor: \1/p'
 }
 
-# guest_lines LOG: follow the guest's console (until its QEMU, $2, exits),
-# printing the lines that say what the guest does.
+# The lines of the guest's console that say what it does.
+guest_pattern='^(guest|udp|GUEST|STREAM|PING|[0-9]+ bytes from|---|round-trip|qemu)|vhost-vfio'
+
+# guest_lines LOG PID: follow the guest's console (until its QEMU, PID,
+# exits), printing those lines.
 guest_lines() {
-	tail -n +1 -f "$1" --pid="$2" |
-		grep --line-buffered -E "^(guest|udp|GUEST|STREAM|PING|[0-9]+ bytes from|---|round-trip|qemu)|vhost-vfio"
+	tail -n +1 -f "$1" --pid="$2" | grep --line-buffered -E "$guest_pattern"
+}
+
+# guest_stream_cmdline IP SECONDS: the npa.* words of a guest that streams
+# across migrations (migrate-guest.sh), the same on every QEMU it runs on.
+guest_stream_cmdline() {
+	echo "npa.ip=$1 npa.mode=stream npa.secs=$2 npa.phases=3"
 }

@@ -3,7 +3,7 @@
 # Boot the lab's test host and run one command inside it.
 #
 #   run-host.sh [-n VFS] [-m MEM] [-c CPUS] [-t SECONDS] [-o OUTDIR] [-I|-R]
-#               [-K debian|debug] CMD [ARG...]
+#               [-K debian|debug] [-P] [-L LOCAL:REMOTE] CMD [ARG...]
 #
 # The test host is Debian's kernel under QEMU/TCG (q35, emulated VT-d) with
 # this machine's / as its root (read-only 9p + tmpfs overlay).  It has VFS
@@ -25,6 +25,10 @@
 # (make fuzz, check.sh) use two.  The int3 oopses two CPUs met under QEMU
 # 7.2's TCG (multi-threaded code patching) were not seen on the project's
 # 10.0.13 (docs/lab.md); one CPU is fast enough for the other tests.
+# -P: no peer of its own: the caller's serves the VFs' wires (two test
+# hosts on one segment, migrate-two-hosts.sh).  -L: a link to another test
+# host, a virtio-net function at 00:1c.0 (the job sees NPA_LINK) whose wire
+# is UDP from port LOCAL to port REMOTE on 127.0.0.1.
 # OUTDIR (read-write inside the test host) keeps console.log, dmesg.txt,
 # peer.json and whatever CMD writes to $NPA_OUT.  CMD may ask for a VF to
 # be hot-unplugged and plugged back (vmm_request in lib-host.sh).
@@ -43,8 +47,8 @@ repo=$(cd "$here/../.." && pwd)
 . "$here/versions.env"
 
 nvfs=4 mem=3G tmo=900 out= iommu=on intremap=on cpus=${NPA_HOST_CPUS:-1}
-kernel=${NPA_KERNEL:-debian}
-while getopts n:m:t:o:IRc:K: opt; do
+kernel=${NPA_KERNEL:-debian} peer=1 link=
+while getopts n:m:t:o:IRc:K:PL: opt; do
 	case $opt in
 	n) nvfs=$OPTARG ;;
 	m) mem=$OPTARG ;;
@@ -54,11 +58,13 @@ while getopts n:m:t:o:IRc:K: opt; do
 	R) intremap=off ;;
 	c) cpus=$OPTARG ;;
 	K) kernel=$OPTARG ;;
+	P) peer=0 ;;
+	L) link=$OPTARG ;;
 	*) exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
-[ $# -ge 1 ] || { echo "usage: $0 [-n VFS] [-m MEM] [-c CPUS] [-t SECONDS] [-o OUTDIR] [-I|-R] [-K debian|debug] CMD [ARG...]" >&2; exit 2; }
+[ $# -ge 1 ] || { echo "usage: $0 [-n VFS] [-m MEM] [-c CPUS] [-t SECONDS] [-o OUTDIR] [-I|-R] [-K debian|debug] [-P] [-L LOCAL:REMOTE] CMD [ARG...]" >&2; exit 2; }
 [ "$nvfs" -ge 1 ] && [ "$nvfs" -le 8 ] || { echo "run-host: 1 to 8 VFs" >&2; exit 2; }
 
 out=${out:-$repo/build/lab/$(date +%Y%m%d-%H%M%S)-$$}
@@ -96,6 +102,7 @@ vmm=${NPA_HOST_QEMU:-$qemu}
 	echo "export NPA_VF_PORTS='$(for ((i = 0; i < nvfs; i++)); do printf '0000:00:%02x.0 ' $((0x10 + i)); done)'"
 	echo "export NPA_BAD_LEGACY=0000:00:18.0 NPA_BAD_NOIOMMU=0000:00:19.0 NPA_BAD_NOTNET=0000:00:1a.0"
 	echo "export NPA_SHARED_DOORBELL=0000:00:1b.0"
+	[ -z "$link" ] || echo "export NPA_LINK=0000:00:1c.0"
 	echo "export NPA_QEMU=$(printf %q "$qemu")"
 	printf '%q ' "$@"
 	echo
@@ -135,6 +142,11 @@ args+=(-netdev "dgram,id=bad0,local.type=inet,local.host=127.0.0.1,local.port=$(
 args+=(-netdev "dgram,id=shared,local.type=inet,local.host=127.0.0.1,local.port=$((base + 52)),remote.type=inet,remote.host=127.0.0.1,remote.port=$((base + 152))"
 	-device virtio-net-pci,netdev=shared,addr=0x1b,disable-legacy=on,iommu_platform=on,page-per-vq=off)
 
+if [ -n "$link" ]; then
+	args+=(-netdev "dgram,id=link,local.type=inet,local.host=127.0.0.1,local.port=${link%:*},remote.type=inet,remote.host=127.0.0.1,remote.port=${link#*:}"
+		-device virtio-net-pci,netdev=link,addr=0x1c,disable-legacy=on)
+fi
+
 peer_pid=
 cleanup() {
 	if [ -n "$peer_pid" ]; then
@@ -144,16 +156,18 @@ cleanup() {
 }
 trap cleanup EXIT
 
-python3 "$here/peer.py" --base "$base" --wires "$nvfs" --stats "$out/peer.json" \
-	--monitor "$out/monitor.sock" >"$out/peer.log" 2>&1 &
-peer_pid=$!
-for _ in $(seq 50); do
-	grep -q "^peer: " "$out/peer.log" && break
-	kill -0 $peer_pid 2>/dev/null || break
-	sleep 0.1
-done
-grep -q "^peer: " "$out/peer.log" ||
-	{ echo "run-host: the peer did not start:"; cat "$out/peer.log"; exit 1; }
+if [ $peer = 1 ]; then
+	python3 "$here/peer.py" --base "$base" --wires "$nvfs" --stats "$out/peer.json" \
+		--monitor "$out/monitor.sock" >"$out/peer.log" 2>&1 &
+	peer_pid=$!
+	for _ in $(seq 50); do
+		grep -q "^peer: " "$out/peer.log" && break
+		kill -0 $peer_pid 2>/dev/null || break
+		sleep 0.1
+	done
+	grep -q "^peer: " "$out/peer.log" ||
+		{ echo "run-host: the peer did not start:"; cat "$out/peer.log"; exit 1; }
+fi
 
 # HMP commands on the watch monitor: each command, then what it printed.
 hmp() {
