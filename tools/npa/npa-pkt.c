@@ -114,12 +114,17 @@ static int control(const char *cmd)
 	return send1(f, udp_frame(f, PEER_CONTROL, cmd, strlen(cmd)));
 }
 
-/* A UDP frame from the peer to us: its payload and length, else NULL. */
+/*
+ * A UDP frame from the peer's port @sport to ours: its payload and length,
+ * else NULL (frames to other ports on the wire, such as a stream to a
+ * guest that used the wire before, are not ours).
+ */
 static const __u8 *udp_payload(const __u8 *f, int n, __u16 sport,
 			       size_t *len)
 {
 	if (n < HDRS || f[12] != 0x08 || f[13] || f[23] != 17 ||
-	    memcmp(f + 26, peer_ip, 4) || ((f[34] << 8) | f[35]) != sport)
+	    memcmp(f + 26, peer_ip, 4) || ((f[34] << 8) | f[35]) != sport ||
+	    ((f[36] << 8) | f[37]) != MY_PORT)
 		return NULL;
 	*len = ((f[38] << 8) | f[39]) - 8;
 	if (*len > (size_t)n - HDRS)
