@@ -19,13 +19,13 @@
 # MY_ADDR (-l).
 # -p: no migration, the VM stops for two seconds and runs again (monitor
 # stop, cont) in each of the first two phases instead.  -x: a migration
-# A -> B that does not complete, in the first phase, copying at 10 MB/s:
-#   cancel  cancelled (migrate_cancel) a second after it started copying;
-#           the guest goes on on A
+# A -> B that does not complete, in the first phase, copying at 1 MiB/s:
+#   cancel  cancelled (migrate_cancel) once it copies; the guest goes on
+#           on A
 #   busy    QEMU B cannot start (NIC B is someone else's): the migration
 #           fails; the guest goes on on A
-#   kill    QEMU A is killed (SIGKILL) a second after it started copying;
-#           the script ends there
+#   kill    QEMU A is killed (SIGKILL) once it copies; the script ends
+#           there
 # -t bounds the whole run (default 600 s).  Exit status 0 when each
 # migration (or pause) ended as it should and the guest says PASS.
 #
@@ -177,8 +177,8 @@ gone() {
 # migrate FROM TO [END]: migrate the guest from QEMU FROM to QEMU TO, until
 # the migration ends as END says: completed (the default; then QEMU FROM
 # is stopped, and the switch must have come during phase $phase's
-# traffic), failed, cancelled (cancelled a second after it started
-# copying) or killed (QEMU FROM killed then).  Prints how it ended; true
+# traffic), failed, cancelled (cancelled once it copies) or killed (QEMU
+# FROM killed then).  Prints how it ended; true
 # when it ended so.
 migrate() {
 	local from=$1 to=$2 end=${3:-completed} info status
@@ -192,15 +192,15 @@ migrate() {
 		active)
 			case $end in
 			cancelled)
-				sleep 1
-				echo "migrate: $from->$to: cancelling it"
+				echo "migrate: $from->$to: cancelling it" \
+					"($(echo "$info" | sed -n 's/^transferred ram: //p') sent)"
 				guest_hmp "${mon[$from]}" migrate_cancel
 				end=cancelled-asked
 				continue
 				;;
 			killed)
-				sleep 1
-				echo "migrate: $from->$to: killing QEMU $from (SIGKILL)"
+				echo "migrate: $from->$to: killing QEMU $from (SIGKILL;" \
+					"$(echo "$info" | sed -n 's/^transferred ram: //p') sent)"
 				kill -9 "$(pid "$from")"
 				gone "$from"
 				return 0
@@ -259,7 +259,7 @@ if [ -n "$bad" ]; then
 	wait_for A "^STREAM-BEGIN 1"
 	sleep 2
 	# Slow enough to end it before it completes.
-	guest_hmp "${mon[A]}" "migrate_set_parameter max-bandwidth 10M"
+	guest_hmp "${mon[A]}" "migrate_set_parameter max-bandwidth 1M"
 	case $bad in
 	busy) migrate A B failed ;;
 	cancel) migrate A B cancelled ;;
