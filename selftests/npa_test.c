@@ -3144,12 +3144,12 @@ static void check_streams(struct __test_metadata *_metadata,
 	}
 }
 
-#define MIGRATE_GUEST "tools/lab/migrate-guest.sh -q %s -i 10.0.3.2 -s 20"
+#define MIGRATE_GUEST "tools/lab/migrate-guest.sh -q %s -i 10.0.3.2 -s 20 -t 1100"
 /* Its summary: the guest's consoles are in $NPA_OUT/{A,B,C}.log */
 #define MIGRATE_SUMMARY " >/run/npa-migrate.out 2>&1; r=$?; " \
 	"grep -E 'migrate: |udp stream|GUEST-RESULT|FAILED' /run/npa-migrate.out; exit $r"
 
-TEST_F_TIMEOUT(migrate, there_and_back_under_traffic, 600)
+TEST_F_TIMEOUT(migrate, there_and_back_under_traffic, 1200)
 {
 	int down[2];
 
@@ -3175,7 +3175,7 @@ TEST_F_TIMEOUT(migrate, there_and_back_under_traffic, 600)
  * monitor stop, then cont two seconds later, twice under traffic: the NIC
  * goes on where its rings stood, without a guest reset.
  */
-TEST_F_TIMEOUT(migrate, stop_cont_under_traffic, 600)
+TEST_F_TIMEOUT(migrate, stop_cont_under_traffic, 1200)
 {
 	static const int stopped[2] = { 2000, 2000 };
 
@@ -3194,7 +3194,7 @@ TEST_F_TIMEOUT(migrate, stop_cont_under_traffic, 600)
  * A migration cancelled mid-way (by then the source logs, its queues
  * relaying): the source runs on, its traffic flowing.
  */
-TEST_F_TIMEOUT(migrate, cancelled_source_runs_on, 600)
+TEST_F_TIMEOUT(migrate, cancelled_source_runs_on, 1200)
 {
 	static const int stopped[2] = { 0, 0 };
 
@@ -3219,7 +3219,7 @@ TEST_F_TIMEOUT(migrate, cancelled_source_runs_on, 600)
  * A destination whose mdev someone else uses (here a stopped QEMU): its
  * QEMU cannot start, the migration fails, the source runs on.
  */
-TEST_F_TIMEOUT(migrate, destination_busy_source_runs_on, 600)
+TEST_F_TIMEOUT(migrate, destination_busy_source_runs_on, 1200)
 {
 	static const int stopped[2] = { 0, 0 };
 	char cmd[640];
@@ -3251,7 +3251,7 @@ TEST_F_TIMEOUT(migrate, destination_busy_source_runs_on, 600)
  * The source's QEMU killed mid-migration (logging, relaying): nothing
  * stays pinned, both mdevs serve their next user.
  */
-TEST_F_TIMEOUT(migrate, source_killed_mid_migration, 600)
+TEST_F_TIMEOUT(migrate, source_killed_mid_migration, 1200)
 {
 	if (variant->vhost_net)
 		SKIP(return, "npa alone: the npa variant runs it");
