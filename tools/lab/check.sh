@@ -84,10 +84,10 @@ rm -rf "$fresh"
 step "selftests in the lab test host"
 stamp=$(date +%Y%m%d-%H%M%S)
 out=$repo/build/lab/check-$stamp
-# An hour: a busy machine has taken the suite past run-host.sh's default
-# 15 minutes; a test host that stops making progress is ended long before
-# (NPA_STALL).
-tools/lab/run-host.sh -m 4G -t 3600 -o "$out" selftests/run.sh -F noiommu -F nointremap
+# 80 minutes: a busy machine has taken the suite past run-host.sh's
+# default 15 minutes, and the migration tests alone past half an hour; a
+# test host that stops making progress is ended long before (NPA_STALL).
+tools/lab/run-host.sh -m 4G -t 4800 -o "$out" selftests/run.sh -F noiommu -F nointremap
 result "selftests: the test host ran them to the end" $?
 
 step "selftests in a test host without an IOMMU"
