@@ -3005,6 +3005,9 @@ FIXTURE_VARIANT_ADD(migrate, vhost_net) {
 	.vhost_net = true,
 };
 
+#define MDEVS_LEFT "for d in " MDEV_DEVICES "/*; do [ -e $d ] || continue; " \
+	"basename $d; timeout 30 sh -c \"echo 1 > $d/remove\"; done | grep ."
+
 /* The guest's NIC, the same device whatever its backend. */
 #define MIGRATE_DEVICE "-device virtio-net-pci,netdev=n0,mac=52:54:00:4e:50:03," \
 	"page-per-vq=on,rx_queue_size=256,tx_queue_size=256"
@@ -3015,6 +3018,9 @@ FIXTURE_SETUP(migrate)
 
 	self->qemu = getenv("NPA_QEMU");
 	ASSERT_NE(NULL, self->qemu) TH_LOG("NPA_QEMU is not set");
+	/* An mdev a failed test left behind would take a VF's one instance. */
+	if (!sh(MDEVS_LEFT))
+		TH_LOG("removed what an earlier test left: %s", out);
 	self->pins = pinned_pages();
 	/* The bridge first: a setup that fails leaves no mdev behind. */
 	for (i = 1; i >= 0; i--) {
@@ -3144,7 +3150,7 @@ static void check_streams(struct __test_metadata *_metadata,
 	}
 }
 
-#define MIGRATE_GUEST "tools/lab/migrate-guest.sh -q %s -i 10.0.3.2 -s 20 -t 1100"
+#define MIGRATE_GUEST "tools/lab/migrate-guest.sh -q %s -i 10.0.3.2 -s 40 -t 1100"
 /* Its summary: the guest's consoles are in $NPA_OUT/{A,B,C}.log */
 #define MIGRATE_SUMMARY " >/run/npa-migrate.out 2>&1; r=$?; " \
 	"grep -E 'migrate: |udp stream|GUEST-RESULT|FAILED' /run/npa-migrate.out; exit $r"
