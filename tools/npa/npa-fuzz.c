@@ -911,6 +911,12 @@ static __thread struct {
 /* The operation a thread runs, for a fault the fuzzer did not expect. */
 static __thread int running = OP_COUNT;
 
+/*
+ * The traffic thread's way out when npa takes a doorbell page it kicks
+ * through back (another thread put the rings in relay mode): SIGBUS.
+ */
+static __thread sigjmp_buf *revoked;
+
 static void on_fault(int sig, siginfo_t *si, void *uc)
 {
 	char msg[128];
@@ -921,6 +927,8 @@ static void on_fault(int sig, siginfo_t *si, void *uc)
 		touching.sig = sig;
 		siglongjmp(touching.env, 1);
 	}
+	if (sig == SIGBUS && revoked)
+		siglongjmp(*revoked, 1);
 	n = snprintf(msg, sizeof(msg), "npa-fuzz: %s at %p in %s\n",
 		     strsignal(sig), si->si_addr,
 		     running < OP_COUNT ? kinds[running].name : "traffic or setup");
@@ -1297,7 +1305,7 @@ static void *fuzz_thread(void *arg)
 
 static struct {
 	int vf;
-	unsigned long rounds, started, sent, received, replies;
+	unsigned long rounds, started, sent, received, replies, revoked;
 } traffic = { .vf = -1 };
 
 /* An ARP request for the lab peer of VF @vf (10.0.vf.1) from 10.0.vf.2. */
@@ -1323,6 +1331,7 @@ static void traffic_round(__u64 *rng)
 	size_t lens[16];
 	struct npa_dev d;
 	double end = now() + 2;
+	sigjmp_buf env;
 	int i, n;
 
 	memset(&d, 0, sizeof(d));
@@ -1337,6 +1346,11 @@ static void traffic_round(__u64 *rng)
 	if (npa_identify(&d) || npa_start(&d, mix(rng) % 3))
 		goto out;
 	traffic.started++;
+	if (sigsetjmp(env, 1)) {
+		traffic.revoked++;
+		goto out;
+	}
+	revoked = &env;
 	for (i = 0; i < 16; i++) {
 		frames[i] = f;
 		lens[i] = arp_request(f, d.mac, traffic.vf);
@@ -1356,6 +1370,7 @@ static void traffic_round(__u64 *rng)
 			break;
 	}
 out:
+	revoked = NULL;
 	npa_close(&d);
 }
 
@@ -1452,6 +1467,8 @@ static void summary(double secs, int nthreads)
 		return;
 	printf("npa-fuzz: traffic: %lu rounds, %lu started the device\n",
 	       traffic.rounds, traffic.started);
+	printf("npa-fuzz: traffic: %lu rounds ended by a revoked doorbell (SIGBUS)\n",
+	       traffic.revoked);
 	printf("npa-fuzz: traffic: %lu frames sent, %lu received, %lu ARP replies\n",
 	       traffic.sent, traffic.received, traffic.replies);
 }
