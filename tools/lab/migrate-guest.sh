@@ -76,6 +76,12 @@ deadline=$((SECONDS + tmo))
 # for an incoming migration.
 declare -A mon inc
 
+# answers NAME: QEMU NAME's monitor answers (it runs, past its start).
+answers() {
+	python3 "$here/hmp.py" "${mon[$1]}" "info status" 2>/dev/null |
+		grep -q "VM status"
+}
+
 # vm NAME NIC [PORT]: start a QEMU of the guest here, listening for an
 # incoming migration on PORT if given; its console in $run/NAME.log.
 vm() {
@@ -96,8 +102,7 @@ vm() {
 	guest_lines "$run/$name.log" $! | sed -u "s/^/$name: /" &
 	# Its monitor answers once it has its NIC (or it has failed).
 	for _ in $(seq 300); do
-		python3 "$here/hmp.py" "${mon[$name]}" "info status" 2>/dev/null |
-			grep -q "VM status" && return 0
+		answers "$name" && return 0
 		kill -0 "${pids[-1]}" 2>/dev/null || break
 		sleep 0.1
 	done
@@ -117,11 +122,9 @@ far() {
 	: >"$run/$name.log"
 	python3 "$here/console.py" "$2:5556" "$run/$name.log" "$run/$name.in" &
 	pids+=($!)
-	tail -n +1 -f "$run/$name.log" --pid=$! |
-		grep --line-buffered -E "$guest_pattern" | sed -u "s/^/$name: /" &
+	guest_lines "$run/$name.log" $! | sed -u "s/^/$name: /" &
 	echo "migrate: waiting for QEMU $name at $2"
-	until python3 "$here/hmp.py" "${mon[$name]}" "info status" 2>/dev/null |
-		grep -q "VM status"; do
+	until answers "$name"; do
 		[ $SECONDS -lt $deadline ] || { echo "migrate: no QEMU at $2"; return 1; }
 		sleep 2
 	done
@@ -168,8 +171,7 @@ stuck() {
 
 # gone NAME: until QEMU NAME has exited, letting go of its NIC.
 gone() {
-	while pid "$1" >/dev/null ||
-		python3 "$here/hmp.py" "${mon[$1]}" "info status" >/dev/null 2>&1; do
+	while pid "$1" >/dev/null || answers "$1"; do
 		sleep 0.2
 	done
 }
