@@ -23,8 +23,10 @@
  *     migration.
  * -S: switch dirty logging on a third of the way through each transfer and
  *     off at two thirds, as a migration does (npa moves the queues from
- *     direct to relay mode under way).
- * Prints frames/s and bytes/s; exit status 0 only if everything matched.
+ *     direct to relay mode under way, and back where the parent can load
+ *     ring state); each switch reports how many queues relay then.
+ * Prints frames/s and bytes/s, and at the end how many queues npa relays;
+ * exit status 0 only if everything matched.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -40,7 +42,25 @@
 #define HDRS		(14 + 20 + 8)
 
 static struct npa_dev dev;
+static const char *uuid;
 static bool switching;
+
+/* How many queues npa runs in relay mode now (the mdev's relay). */
+static int relaying(void)
+{
+	char path[128];
+	int n = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s/relay", uuid);
+	f = fopen(path, "r");
+	if (f) {
+		if (fscanf(f, "%d", &n) != 1)
+			n = -1;
+		fclose(f);
+	}
+	return n;
+}
 
 /* With -S: logging on at a third of @count, off at two thirds. */
 static int maybe_switch(int done, int count, int *step)
@@ -48,9 +68,11 @@ static int maybe_switch(int done, int count, int *step)
 	if (!switching || *step >= 2 || done < count * (*step + 1) / 3)
 		return 0;
 	(*step)++;
-	printf("switch: dirty logging %s after %d of %d frames\n",
-	       *step == 1 ? "on" : "off", done, count);
-	return npa_set_log_all(&dev, *step == 1);
+	if (npa_set_log_all(&dev, *step == 1))
+		return -1;
+	printf("switch: dirty logging %s after %d of %d frames, %d queues relaying\n",
+	       *step == 1 ? "on" : "off", done, count, relaying());
+	return 0;
 }
 
 static __u8 peer_mac[6];
@@ -281,7 +303,7 @@ static int do_loop(int count, int size)
 	struct wire_stream *st = wire_stream_new(count, size);
 	__u8 *frames[32], payload[NPA_BUFSZ], r[NPA_BUFSZ];
 	size_t lens[32];
-	int i, j, n = 0, burst;
+	int i, j, n = 0, burst, step = 0;
 	double t0;
 
 	if (!st)
@@ -290,6 +312,8 @@ static int do_loop(int count, int size)
 		frames[j] = malloc(NPA_BUFSZ);
 	t0 = now();
 	for (i = 0; i < count && n >= 0; i += burst) {
+		if (maybe_switch(i, count, &step))
+			return 1;
 		burst = count - i < 32 ? count - i : 32;
 		for (j = 0; j < burst; j++) {
 			pattern(payload, size, 7, i + j);
@@ -328,7 +352,6 @@ static void bad_usage(void)
 int main(int argc, char **argv)
 {
 	enum npa_kick kick = NPA_KICK_EVENTFD;
-	const char *uuid = NULL;
 	int opt, vf = -1, count = 1000, size = 1000, ret = 0, marked, bad;
 	bool log_all = false, loop;
 	long base = 0;
@@ -403,8 +426,9 @@ int main(int argc, char **argv)
 		       marked, bad);
 		ret |= bad != 0;
 	}
-	printf("npa: %llu kicks, %llu call interrupts\n",
-	       (unsigned long long)dev.kicks, (unsigned long long)dev.calls);
+	printf("npa: %llu kicks, %llu call interrupts, %d queues relaying\n",
+	       (unsigned long long)dev.kicks, (unsigned long long)dev.calls,
+	       relaying());
 	npa_close(&dev);
 	return ret;
 }

@@ -1411,10 +1411,26 @@ static ssize_t irq_bypass_show(struct device *dev,
 }
 static DEVICE_ATTR_RO(irq_bypass);
 
+/* The queues running in relay mode (npa_relay.c, docs/migration.md). */
+static ssize_t relay_show(struct device *dev, struct device_attribute *attr,
+			  char *buf)
+{
+	struct npa_mdev *nm = dev_get_drvdata(dev);
+	int i, n = 0;
+
+	mutex_lock(&nm->lock);
+	for (i = 0; i < nm->nvqs; i++)
+		n += !!nm->vqs[i].relay;
+	mutex_unlock(&nm->lock);
+	return sysfs_emit(buf, "%d\n", n);
+}
+static DEVICE_ATTR_RO(relay);
+
 static struct attribute *npa_mdev_attrs[] = {
 	&dev_attr_host_kicks.attr,
 	&dev_attr_host_calls.attr,
 	&dev_attr_irq_bypass.attr,
+	&dev_attr_relay.attr,
 	NULL
 };
 ATTRIBUTE_GROUPS(npa_mdev);
