@@ -6,7 +6,9 @@ results: raw CSV and JSON, a Markdown table and PNG plots.
 Paths alternate round by round; figures are medians over rounds with their
 min-max spread, and ratios to passthrough are taken round by round.  With
 --check, it prints one TAP line per path and fails unless every path moved
-frames in every phase (never a speed threshold).
+frames in every phase (never a speed threshold).  --paths names the paths
+and their order (bench-migrate.sh: npa in relay mode and vhost-vdpa with
+x-svq=on too); passthrough must be one of them for the ratios.
 """
 import argparse
 import csv
@@ -119,9 +121,9 @@ def markdown(summary, meta):
             fmt(d["host_irqs_per_frame"], 1, 3),
             fmt(d["kvm_exits_per_frame"], 1, 2),
             fmt(d["host_kicks_per_frame"], 1, 3)
-            if path == "npa" else "-",
+            if path.startswith("npa") else "-",
             fmt(d["host_calls_per_frame"], 1, 3)
-            if path == "npa" else "-"))
+            if path.startswith("npa") else "-"))
     md += ["", "## Latency and setup", "",
            "| path | ping median ms | ping p99 ms | setup s (create -> "
            "guest link up) | rounds passed |", "|---|---|---|---|---|"]
@@ -155,7 +157,7 @@ def plots(summary, outdir):
         return ["(no matplotlib: plots skipped)"]
     files = []
     fig, ax = plt.subplots(figsize=(9, 4.5))
-    w = 0.2
+    w = 0.8 / len(PATHS)
     for i, path in enumerate(PATHS):
         vals = [summary[path][ph]["fps"][0] if summary[path][ph]["fps"]
                 else 0 for ph in PHASES]
@@ -165,7 +167,7 @@ def plots(summary, outdir):
                  if summary[path][ph]["fps"] else 0 for ph in PHASES]]
         ax.bar([x + i * w for x in range(len(PHASES))], vals, w, yerr=errs,
                label=path, capsize=3)
-    ax.set_xticks([x + 1.5 * w for x in range(len(PHASES))])
+    ax.set_xticks([x + (len(PATHS) - 1) / 2 * w for x in range(len(PHASES))])
     ax.set_xticklabels([PHASE_NAMES[p] for p in PHASES])
     ax.set_ylabel("frames/s (median, min-max)")
     ax.set_title("Frames per second by data path")
@@ -179,7 +181,7 @@ def plots(summary, outdir):
     vals = [summary[p]["tx1400"]["host_cpu_s_per_frame"][0] * 1e6
             if summary[p]["tx1400"]["host_cpu_s_per_frame"] else 0
             for p in PATHS]
-    ax.bar(PATHS, vals, color=["C0", "C1", "C2", "C3"])
+    ax.bar(PATHS, vals, color=["C%d" % i for i in range(len(PATHS))])
     ax.set_ylabel("test host CPU µs per frame")
     ax.set_title("Host CPU per frame, guest->wire 1400 B")
     fig.tight_layout()
@@ -198,7 +200,10 @@ def main():
     ap.add_argument("--rounds", type=int, required=True)
     ap.add_argument("--secs", type=int, required=True)
     ap.add_argument("--check", action="store_true")
+    ap.add_argument("--paths", default=",".join(PATHS),
+                    help="comma-separated, in the order of the report")
     args = ap.parse_args()
+    PATHS[:] = args.paths.split(",")
 
     recs, rows = load(args.records)
     os.makedirs(args.results, exist_ok=True)
