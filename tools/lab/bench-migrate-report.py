@@ -73,6 +73,9 @@ def parse(d, path, rnd, rc):
             errors += ["%s: %s" % (name, ln.strip())
                        for ln in open(f, errors="replace")
                        if ln.startswith("qemu-system") or "rror" in ln]
+    errors = [e for i, e in enumerate(errors)
+              if e.split(": ", 1)[-1] not in
+              [x.split(": ", 1)[-1] for x in errors[:i]]]
     result = "PASS" if rc == 0 and "GUEST-RESULT: PASS" in text else "FAIL"
     return {"path": path, "round": rnd, "rc": rc, "result": result,
             "migrations": migrations, "quiet": phases[2],
@@ -230,6 +233,8 @@ def main():
     ap.add_argument("--machine", default="lab")
     ap.add_argument("--date", default="")
     ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--svq-as-is", help="what QEMU said to x-svq=on on the "
+                    "VF's vdpa device with all its features")
     ap.add_argument("--bench", help="the throughput records, for the "
                     "relay evidence")
     args = ap.parse_args()
@@ -255,6 +260,13 @@ def main():
                              m["migration"], m["status"]] +
                             [m.get(f) for f in FIELDS])
     md = markdown(summary, meta)
+    if args.svq_as_is and os.path.exists(args.svq_as_is):
+        said = open(args.svq_as_is, errors="replace").read().strip()
+        md += ("\nQEMU with `x-svq=on` on the VF's vdpa device as it comes "
+               "(every feature of the VF): %s; the vhost-vdpa devices "
+               "above are provisioned without VIRTIO_NET_F_GUEST_ANNOUNCE "
+               "(vdpa-add.py).\n" % ("`%s`" % said if said else
+                                     "QEMU started"))
     if args.bench:
         md += "\n".join(relay_evidence(
             [json.loads(line) for line in open(args.bench)
