@@ -8,7 +8,7 @@ CHECKPATCH = $(KSRC)/scripts/checkpatch.pl --no-tree --strict --quiet
 C_SOURCES = $(shell git ls-files -co --exclude-standard '*.c' '*.h' 2>/dev/null | grep -v '\.mod\.c$$')
 
 .PHONY: all modules clean checkpatch sparse selftests tools check bench demo setup fuzz \
-	teardown debug-lab upstream
+	teardown debug-lab upstream bench-migrate
 
 all: modules selftests tools
 
@@ -40,6 +40,11 @@ check:
 
 bench:
 	tools/lab/bench.sh
+
+# Live migration, npa vs vhost-vdpa x-svq=on, and relay-mode throughput
+# (docs/performance.md).
+bench-migrate:
+	tools/lab/bench-migrate.sh
 
 demo:
 	tools/lab/demo.sh

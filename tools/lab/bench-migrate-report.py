@@ -213,6 +213,7 @@ def plots(summary, outdir):
         ax.set_xticks([w / 2, 1 + w / 2])
         ax.set_xticklabels(["A->B", "B->A"])
         ax.set_title(title)
+        ax.set_ylim(bottom=0, top=max(1, ax.get_ylim()[1]))
     axes[0].legend(fontsize=8)
     fig.suptitle("Live migration under traffic: npa vs vhost-vdpa x-svq=on "
                  "(missing bar: did not complete)")
