@@ -234,8 +234,8 @@ def main():
     ap.add_argument("--machine", default="lab")
     ap.add_argument("--date", default="")
     ap.add_argument("--rounds", type=int, default=1)
-    ap.add_argument("--svq-as-is", help="what QEMU said to x-svq=on on the "
-                    "VF's vdpa device with all its features")
+    ap.add_argument("--svq-features", help="what QEMU said to x-svq=on "
+                    "on the VF's vdpa device, try by try")
     ap.add_argument("--bench", help="the throughput records, for the "
                     "relay evidence")
     args = ap.parse_args()
@@ -261,13 +261,12 @@ def main():
                              m["migration"], m["status"]] +
                             [m.get(f) for f in FIELDS])
     md = markdown(summary, meta)
-    if args.svq_as_is and os.path.exists(args.svq_as_is):
-        said = open(args.svq_as_is, errors="replace").read().strip()
-        md += ("\nQEMU with `x-svq=on` on the VF's vdpa device as it comes "
-               "(every feature of the VF): %s; the vhost-vdpa devices "
-               "above are provisioned without VIRTIO_NET_F_GUEST_ANNOUNCE "
-               "(vdpa-add.py).\n" % ("`%s`" % said if said else
-                                     "QEMU started"))
+    if args.svq_features and os.path.exists(args.svq_features):
+        md += ("\nQEMU with `x-svq=on` on VF 2's vdpa device, provisioned "
+               "without the features it refused at the try before "
+               "(vdpa-add.py; the vhost-vdpa devices above are provisioned "
+               "as at the last try):\n\n```\n%s```\n" %
+               open(args.svq_features, errors="replace").read())
     if args.bench:
         md += "\n".join(relay_evidence(
             [json.loads(line) for line in open(args.bench)
