@@ -27,8 +27,11 @@ STILL_RE = re.compile(r"udp stream: the guest stood still for ([0-9]+) ms")
 STREAM_RE = re.compile(r"udp stream (tx|rx): ([0-9]+) of ([0-9]+) payloads "
                        r"as sent: ([0-9]+) lost, ([0-9]+) duplicated, "
                        r"([0-9]+) reordered, ([0-9]+) corrupt")
-ERR_RE = re.compile(r"rror|did not start|no end|never printed|FAILED|"
-                    r"qemu-system|raise -s")
+ERR_RE = re.compile(r"\b[Ee]rror\b|did not start|no end|never printed|"
+                    r"FAILED|qemu-system|raise -s")
+# A hurt kernel (lib-host.sh's hurt_pattern), in the test host's console.
+HURT_RE = re.compile(r"WARNING:|BUG:|Oops|lockup|detected stall|"
+                     r"blocked for more than|Call Trace:")
 PATHS = ["npa", "vhost-vdpa-svq"]
 PATH_NAMES = {"npa": "npa (vhost-vfio, relay + dirty log in the kernel)",
               "vhost-vdpa-svq": "vhost-vdpa x-svq=on (QEMU's shadow "
@@ -72,7 +75,8 @@ def parse(d, path, rnd, rc):
         if os.path.exists(f):
             errors += ["%s: %s" % (name, ln.strip())
                        for ln in open(f, errors="replace")
-                       if ln.startswith("qemu-system") or "rror" in ln]
+                       if ln.startswith("qemu-system")
+                       or re.search(r"\b[Ee]rror\b", ln)]
     errors = [e for i, e in enumerate(errors)
               if e.split(": ", 1)[-1] not in
               [x.split(": ", 1)[-1] for x in errors[:i]]]
@@ -236,6 +240,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--svq-features", help="what QEMU said to x-svq=on "
                     "on the VF's vdpa device, try by try")
+    ap.add_argument("--console", help="the test host's console log")
     ap.add_argument("--bench", help="the throughput records, for the "
                     "relay evidence")
     args = ap.parse_args()
@@ -267,6 +272,12 @@ def main():
                "(vdpa-add.py; the vhost-vdpa devices above are provisioned "
                "as at the last try):\n\n```\n%s```\n" %
                open(args.svq_features, errors="replace").read())
+    if args.console and os.path.exists(args.console):
+        hurt = [ln.rstrip() for ln in open(args.console, errors="replace")
+                if HURT_RE.search(ln)]
+        md += ("\nThe test host's kernel reported, during the run: %s\n" %
+               ("nothing" if not hurt else
+                "\n\n```\n%s\n```\n" % "\n".join(hurt[:40])))
     if args.bench:
         md += "\n".join(relay_evidence(
             [json.loads(line) for line in open(args.bench)

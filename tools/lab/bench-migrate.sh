@@ -49,7 +49,8 @@ date=$(date -u '+%Y-%m-%d %H:%M UTC')
 	--results "$results" --date "$date" --machine "$machine" \
 	--rounds "$rounds" --secs "$secs" --paths "$paths" | tee "$out/bench.md"
 /usr/bin/python3 tools/lab/bench-migrate-report.py --records "$out/migrate.jsonl" \
-	--bench "$out/bench.jsonl" --svq-features "$out/svq-features.txt" --results "$results" --date "$date" \
+	--bench "$out/bench.jsonl" --svq-features "$out/svq-features.txt" \
+	--console "$out/console.log" --results "$results" --date "$date" \
 	--machine "$machine" --rounds "$migrations" | tee "$out/migrate.md"
 cp "$out/bench.jsonl" "$out/migrate.jsonl" "$results/"
 echo "bench-migrate: results in $results (test host exit status $rc)"
