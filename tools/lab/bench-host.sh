@@ -25,14 +25,6 @@ modprobe -a kvm_amd vfio-pci vdpa vhost_vdpa vhost_net tun bridge virtio_net
 ulimit -l unlimited
 : >"$res"
 
-rebind() {
-	local bdf=$1 drv=$2
-	[ -e "/sys/bus/pci/devices/$bdf/driver" ] &&
-		echo "$bdf" >"/sys/bus/pci/devices/$bdf/driver/unbind"
-	echo "$drv" >"/sys/bus/pci/devices/$bdf/driver_override"
-	echo "$bdf" >/sys/bus/pci/drivers_probe
-}
-
 # npa
 tools/npactl load
 npa_bdf=$(vf_bdf 0)

@@ -38,14 +38,6 @@ ulimit -l unlimited
 : >"$res"
 : >"$mres"
 
-rebind() {
-	local bdf=$1 drv=$2
-	[ -e "/sys/bus/pci/devices/$bdf/driver" ] &&
-		echo "$bdf" >"/sys/bus/pci/devices/$bdf/driver/unbind"
-	echo "$drv" >"/sys/bus/pci/devices/$bdf/driver_override"
-	echo "$bdf" >/sys/bus/pci/drivers_probe
-}
-
 # npa: an mdev on VF 0 and on VF 1.
 tools/npactl load
 uuid=()

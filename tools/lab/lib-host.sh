@@ -36,6 +36,15 @@ start_mdev() {
 		mdevctl start --uuid "$UUID" --parent "$PARENT" --type npa-net
 }
 
+# rebind BDF DRIVER: the function leaves its driver for DRIVER.
+rebind() {
+	local bdf=$1 drv=$2
+	[ -e "/sys/bus/pci/devices/$bdf/driver" ] &&
+		echo "$bdf" >"/sys/bus/pci/devices/$bdf/driver/unbind"
+	echo "$drv" >"/sys/bus/pci/devices/$bdf/driver_override"
+	echo "$bdf" >/sys/bus/pci/drivers_probe
+}
+
 mlocked_kb() {
 	awk '/^Mlocked:/ { print $2 }' /proc/meminfo
 }
