@@ -263,6 +263,30 @@ static u16 npa_mdev_used_idx(struct npa_mdev_vq *vq)
 }
 
 /*
+ * Point the device's interrupts at npa (@on) or at nothing.  A reset may
+ * forget them (vdpa_sim, mlx5_vdpa do), so every reset is followed by this.
+ */
+static void npa_mdev_set_callbacks(struct npa_mdev *nm, bool on)
+{
+	const struct vdpa_config_ops *ops = nm->vdpa->config;
+	struct vdpa_callback cb = {};
+	int i;
+
+	for (i = 0; i < nm->nvqs; i++) {
+		if (on) {
+			cb.callback = npa_mdev_vq_cb;
+			cb.private = &nm->vqs[i];
+		}
+		ops->set_vq_cb(nm->vdpa, i, &cb);
+	}
+	if (on) {
+		cb.callback = npa_mdev_config_cb;
+		cb.private = nm;
+	}
+	ops->set_config_cb(nm->vdpa, &cb);
+}
+
+/*
  * A running queue in direct mode, where the parent can tell (suspend, then
  * get_vq_state): the avail index to resume from, into vq->base.
  */
@@ -301,6 +325,7 @@ static void npa_mdev_stop(struct npa_mdev *nm)
 			saved[i] = npa_mdev_save_base(nm, i);
 	if (vdpa_reset(nm->vdpa, 0))
 		dev_warn_ratelimited(nm->vdev.dev, "the device did not reset\n");
+	npa_mdev_set_callbacks(nm, true);
 	for (i = 0; i < nm->nvqs; i++) {
 		struct npa_mdev_vq *vq = &nm->vqs[i];
 
@@ -899,18 +924,7 @@ unlock:
 
 static int npa_mdev_open_device(struct vfio_device *vdev)
 {
-	struct npa_mdev *nm = vdev_to_nm(vdev);
-	const struct vdpa_config_ops *ops = nm->vdpa->config;
-	struct vdpa_callback cb = { .callback = npa_mdev_vq_cb };
-	int i;
-
-	for (i = 0; i < nm->nvqs; i++) {
-		cb.private = &nm->vqs[i];
-		ops->set_vq_cb(nm->vdpa, i, &cb);
-	}
-	cb.callback = npa_mdev_config_cb;
-	cb.private = nm;
-	ops->set_config_cb(nm->vdpa, &cb);
+	npa_mdev_set_callbacks(vdev_to_nm(vdev), true);
 	return 0;
 }
 
@@ -918,16 +932,12 @@ static int npa_mdev_open_device(struct vfio_device *vdev)
 static void npa_mdev_close_device(struct vfio_device *vdev)
 {
 	struct npa_mdev *nm = vdev_to_nm(vdev);
-	const struct vdpa_config_ops *ops = nm->vdpa->config;
-	struct vdpa_callback none = {};
 	struct npa_mdev_owner *owner;
 	int i;
 
 	mutex_lock(&nm->lock);
 	npa_mdev_let_go(nm);
-	for (i = 0; i < nm->nvqs; i++)
-		ops->set_vq_cb(nm->vdpa, i, &none);
-	ops->set_config_cb(nm->vdpa, &none);
+	npa_mdev_set_callbacks(nm, false);
 	owner = nm->owner;
 	nm->owner = NULL;
 	mutex_unlock(&nm->lock);
