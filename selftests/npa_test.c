@@ -210,6 +210,8 @@ struct family {
 	bool config_irq;
 	/* vdpa dev add takes a MAC and an MTU. */
 	bool mac_mtu;
+	/* The parent suspends and loads ring state (get/set_vq_state). */
+	bool ring_state;
 };
 
 static const struct family fam_npa_vf = {
@@ -223,11 +225,11 @@ static const struct family fam_vp_vdpa = {
 };
 
 static const struct family fam_vdpa_sim = {
-	.name = "vdpa_sim", .mac_mtu = true,
+	.name = "vdpa_sim", .mac_mtu = true, .ring_state = true,
 };
 
 static const struct family fam_vdpa_sim_map = {
-	.name = "vdpa_sim_map", .mac_mtu = true,
+	.name = "vdpa_sim_map", .mac_mtu = true, .ring_state = true,
 };
 
 /*
@@ -2646,25 +2648,53 @@ TEST_F_TIMEOUT(frames, link_change, 60)
 }
 
 /*
- * Relay mode (npa_relay.c) on the generic VF: the device runs on npa's
- * shadow rings, npa moves descriptors between them and the guest's.
+ * Relay mode (npa_relay.c): the device runs on npa's shadow rings, npa
+ * moves descriptors between them and the guest's.  On the generic VF,
+ * whose rings start only at 0, and on vdpa_sim, which suspends and loads
+ * ring state: the direct path of docs/migration.md's state machine.
  */
 FIXTURE(relay) {
 	char bdf[16];
 	char parent[PARENT_LEN];
 	char uuid[40];
+	const char *mode;
+};
+
+FIXTURE_VARIANT(relay) {
+	const struct family *fam;
+};
+
+FIXTURE_VARIANT_ADD(relay, npa_vf) {
+	.fam = &fam_npa_vf,
+};
+
+FIXTURE_VARIANT_ADD(relay, vdpa_sim) {
+	.fam = &fam_vdpa_sim,
 };
 
 FIXTURE_SETUP(relay)
 {
-	ASSERT_EQ(0, mdevctl_on(&fam_npa_vf, 1, self->bdf, self->parent, self->uuid))
-		TH_LOG("%s", out);
+	self->mode = variant->fam->wire ? "both" : "loop";
+	ASSERT_EQ(0, mdevctl_on(variant->fam, 1, self->bdf, self->parent,
+				self->uuid)) TH_LOG("%s", out);
 }
 
 FIXTURE_TEARDOWN(relay)
 {
 	sh("mdevctl stop -u %s", self->uuid);
 	EXPECT_TRUE(host_healthy());
+}
+
+/* The payloads of npa-pkt's transfer all arrived as sent. */
+static bool all_as_sent(const char *mode, int n)
+{
+	char want[64], peer[64];
+
+	snprintf(want, sizeof(want), "%d of %d payloads as sent", n, n);
+	if (!strcmp(mode, "loop"))
+		return strstr(out, "loop: ") && strstr(out, want);
+	snprintf(peer, sizeof(peer), "peer received %d datagrams", n);
+	return strstr(out, want) && strstr(out, peer);
 }
 
 /*
@@ -2677,12 +2707,12 @@ TEST_F_TIMEOUT(relay, frames_and_dirty_log, 180)
 {
 	long long host_calls = mdev_counter(self->uuid, "host_calls");
 
-	ASSERT_EQ(0, sh("tools/npa/npa-pkt -u %s -i 1 -l -n 500 -s 1000 both",
-			self->uuid)) TH_LOG("%s", out);
+	ASSERT_EQ(0, sh("tools/npa/npa-pkt -u %s -i 1 -l -n 500 -s 1000 %s",
+			self->uuid, self->mode)) TH_LOG("%s", out);
 	TH_LOG("%s", out);
-	EXPECT_NE(NULL, strstr(out, "peer received 500 datagrams"));
-	EXPECT_NE(NULL, strstr(out, "500 of 500 payloads as sent"));
+	EXPECT_TRUE(all_as_sent(self->mode, 500));
 	EXPECT_NE(NULL, strstr(out, "pages marked, 0 differ"));
+	EXPECT_NE(NULL, strstr(out, "2 queues relaying"));
 	/* Every interrupt goes through npa. */
 	EXPECT_LT(host_calls, mdev_counter(self->uuid, "host_calls"));
 }
@@ -2705,19 +2735,35 @@ static int stream_faults(const char *dir, int *lost, int *dup)
 
 /*
  * Dirty logging switched on a third of the way through each transfer and
- * off at two thirds: the VF is stopped where it stands and restarted on
- * npa's shadow rings while frames flow (docs/migration.md).  Nothing is
- * duplicated; a frame lost is one in flight at the switch, reported.
+ * off at two thirds: the device is stopped where it stands and restarted on
+ * npa's shadow rings while frames flow, then, where the parent loads ring
+ * state, on the guest's rings again (docs/migration.md).  Nothing is
+ * duplicated; a frame lost is one in flight in a VF at the switch,
+ * reported.
  */
 TEST_F_TIMEOUT(relay, switch_under_traffic, 240)
 {
+	char relays[64];
 	int lost, dup;
 
 	sh("dmesg -C");
-	sh("tools/npa/npa-pkt -u %s -i 1 -S -n 3000 -s 200 both", self->uuid);
+	sh("tools/npa/npa-pkt -u %s -i 1 -S -n 3000 -s 200 %s", self->uuid,
+	   self->mode);
 	TH_LOG("%s", out);
 	EXPECT_NE(NULL, strstr(out, "switch: dirty logging on"));
 	EXPECT_NE(NULL, strstr(out, "switch: dirty logging off"));
+	/* Logging off: back to direct mode only where ring state loads. */
+	snprintf(relays, sizeof(relays), "frames, %d queues relaying",
+		 variant->fam->ring_state ? 0 : 2);
+	EXPECT_NE(NULL, strstr(strstr(out, "dirty logging off") ?: "", relays));
+	if (!variant->fam->wire) {
+		/* The simulator has nothing in flight: nothing may be lost. */
+		ASSERT_EQ(0, stream_faults("loop", &lost, &dup));
+		EXPECT_EQ(0, dup);
+		EXPECT_EQ(0, lost);
+		EXPECT_TRUE(all_as_sent(self->mode, 3000));
+		return;
+	}
 	ASSERT_EQ(0, stream_faults("tx", &lost, &dup)) TH_LOG("no tx report");
 	EXPECT_EQ(0, dup);
 	EXPECT_GE(32, lost);
@@ -2733,29 +2779,41 @@ TEST_F_TIMEOUT(relay, switch_under_traffic, 240)
 /* Kicks by doorbell region write reach the relay too. */
 TEST_F_TIMEOUT(relay, region_write_kicks, 180)
 {
-	ASSERT_EQ(0, sh("tools/npa/npa-pkt -u %s -i 1 -l -k write -n 300 -s 64 both",
-			self->uuid)) TH_LOG("%s", out);
-	EXPECT_NE(NULL, strstr(out, "300 of 300 payloads as sent"));
+	ASSERT_EQ(0, sh("tools/npa/npa-pkt -u %s -i 1 -l -k write -n 300 -s 64 %s",
+			self->uuid, self->mode)) TH_LOG("%s", out);
+	EXPECT_TRUE(all_as_sent(self->mode, 300));
 	EXPECT_NE(NULL, strstr(out, "pages marked, 0 differ"));
 }
 
 /*
- * Rings that resume at an index the VF cannot load (as after a
- * migration) run in relay mode from there, across the 16-bit wrap too.
+ * Rings that resume at a non-zero index (as after a migration), across
+ * the 16-bit wrap too: on the device itself where the parent loads ring
+ * state (set_vq_state), otherwise in relay mode from there.
  */
 TEST_F_TIMEOUT(relay, resume_at_index, 180)
 {
-	ASSERT_EQ(0, sh("tools/npa/npa-pkt -u %s -i 1 -b 1000 -n 300 -s 200 both",
-			self->uuid)) TH_LOG("%s", out);
-	EXPECT_NE(NULL, strstr(out, "peer received 300 datagrams"));
-	EXPECT_NE(NULL, strstr(out, "300 of 300 payloads as sent"));
-	ASSERT_EQ(0, sh("tools/npa/npa-pkt -u %s -i 1 -b 65400 -l -n 300 -s 200 both",
-			self->uuid)) TH_LOG("%s", out);
-	EXPECT_NE(NULL, strstr(out, "300 of 300 payloads as sent"));
+	const char *relays = variant->fam->ring_state ? "0 queues relaying" :
+							"2 queues relaying";
+
+	ASSERT_EQ(0, sh("tools/npa/npa-pkt -u %s -i 1 -b 1000 -n 300 -s 200 %s",
+			self->uuid, self->mode)) TH_LOG("%s", out);
+	EXPECT_TRUE(all_as_sent(self->mode, 300)) TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(out, relays)) TH_LOG("%s", out);
+	ASSERT_EQ(0, sh("tools/npa/npa-pkt -u %s -i 1 -b 65400 -n 300 -s 200 %s",
+			self->uuid, self->mode)) TH_LOG("%s", out);
+	EXPECT_TRUE(all_as_sent(self->mode, 300)) TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(out, relays)) TH_LOG("%s", out);
+	/* With the dirty log, every parent relays. */
+	ASSERT_EQ(0, sh("tools/npa/npa-pkt -u %s -i 1 -b 65400 -l -n 300 -s 200 %s",
+			self->uuid, self->mode)) TH_LOG("%s", out);
+	EXPECT_TRUE(all_as_sent(self->mode, 300)) TH_LOG("%s", out);
 	EXPECT_NE(NULL, strstr(out, "pages marked, 0 differ"));
-	/* Back at 0, the VF runs the guest's rings itself. */
-	EXPECT_EQ(0, sh("tools/npa/npa-pkt -u %s -i 1 -k mmap -n 100 both",
-			self->uuid)) TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(out, "2 queues relaying"));
+	/* Back at 0, the device runs the guest's rings itself. */
+	EXPECT_EQ(0, sh("tools/npa/npa-pkt -u %s -i 1 %s -n 100 %s", self->uuid,
+			variant->fam->doorbell_mmap ? "-k mmap" : "",
+			self->mode)) TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(out, "0 queues relaying")) TH_LOG("%s", out);
 }
 
 /*
