@@ -20,15 +20,8 @@ rounds=${NPA_BENCH_ROUNDS:-3} secs=${NPA_BENCH_SECS:-3}
 migrations=${NPA_BENCH_MIGRATIONS:-2} ssecs=${NPA_BENCH_STREAM_SECS:-30}
 paths=npa,npa-relay,vhost-vdpa,vhost-vdpa-svq,passthrough
 
-echo "== setup"
-tools/lab/setup.sh
-dpkg -s python3-matplotlib >/dev/null 2>&1 ||
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends python3-matplotlib
-echo "== build"
-make -s modules tools
-NPA_QEMU=$(tools/lab/build-qemu.sh)
-export NPA_QEMU
-upstream=$(tools/lab/build-upstream.sh)
+. tools/lab/lib-bench.sh
+bench_prepare
 
 stamp=$(date +%Y%m%d-%H%M%S)
 out=$repo/build/lab/bench-migrate-$stamp

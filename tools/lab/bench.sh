@@ -17,16 +17,9 @@ if [ "${1:-}" = --quick ]; then
 	rounds=1 secs=1 check=--check retries=1
 fi
 
-echo "== setup"
-tools/lab/setup.sh
-[ -n "$check" ] || dpkg -s python3-matplotlib >/dev/null 2>&1 ||
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends python3-matplotlib
-echo "== build"
-make -s modules tools
-NPA_QEMU=$(tools/lab/build-qemu.sh)
-export NPA_QEMU
+. tools/lab/lib-bench.sh
 # The upstream anchor: vp_vdpa, which Debian does not build, from its source.
-upstream=$(tools/lab/build-upstream.sh)
+bench_prepare ${check:+--no-plots}
 
 stamp=$(date +%Y%m%d-%H%M%S)
 out=$repo/build/lab/bench-$stamp
