@@ -748,7 +748,7 @@ TEST_F(vf, vdpa_mac_mtu)
  * forgets them: bound again without them, the function keeps its own MAC
  * across a reload.
  */
-TEST_F_TIMEOUT(vf, mac_mtu_survive_reload, 120)
+TEST_F_TIMEOUT(vf, mac_mtu_survive_reload, 360)
 {
 	char other[16], parent[PARENT_LEN];
 
@@ -2629,7 +2629,7 @@ TEST_F_TIMEOUT(frames, both_ways, 120)
  * has no config interrupt and its link is always up: the eventfd is set
  * all the same, and stays quiet.
  */
-TEST_F_TIMEOUT(frames, link_change, 60)
+TEST_F_TIMEOUT(frames, link_change, 240)
 {
 	struct npa_dev d;
 
@@ -2955,7 +2955,7 @@ TEST_F_TIMEOUT(guest, qemu_killed_mid_transfer, 300)
  * request interrupt, takes the link down, stops vhost and lets go; the
  * stop completes while the VM runs on.
  */
-TEST_F_TIMEOUT(guest, mdevctl_stop_while_in_use, 300)
+TEST_F_TIMEOUT(guest, mdevctl_stop_while_in_use, 900)
 {
 	long pins = pinned_pages();
 	char cmd[640];
