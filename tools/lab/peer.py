@@ -144,7 +144,9 @@ class Wire:
         self.digest = FNV_INIT
         self.stream = Stream(None)
         self.job = None
-        # The wire this host's last frame came in on, where it answers.
+        # The wire the last frame for this host came in on, where it
+        # answers: only frames for it count (not a test host's own
+        # IPv6 chatter on a wire it bridges).
         self.via = self
 
     def udp_to(self, dst_mac, ip, sport, dport, payload):
@@ -224,7 +226,6 @@ class Wire:
         self.stats["tx_frames"] += 1
 
     def handle(self, f, via):
-        self.via = via
         st = self.stats
         st["rx_frames"] += 1
         st["rx_bytes"] += len(f)
@@ -234,6 +235,7 @@ class Wire:
         if etype == 0x0806 and len(f) >= 42:
             op = struct.unpack("!H", f[20:22])[0]
             if op == 1 and f[38:42] == self.ip:
+                self.via = via
                 arp = (struct.pack("!HHBBH", 1, 0x0800, 6, 4, 2) + self.mac +
                        self.ip + f[22:28] + f[28:32])
                 self.send(src + self.mac + b"\x08\x06" + arp)
@@ -246,6 +248,7 @@ class Wire:
         l4 = f[14 + ihl:14 + struct.unpack("!H", f[16:18])[0]]
         if ip[16:20] != self.ip:
             return
+        self.via = via
         reply_ip = bytearray(ip)
         reply_ip[12:16], reply_ip[16:20] = ip[16:20], ip[12:16]
         reply_ip[10:12] = b"\0\0"
