@@ -32,7 +32,7 @@ echo 600 >/proc/sys/kernel/hung_task_timeout_secs
 # Also left out: the tests that need another test host (noiommu,
 # nointremap) and the slowest guest tests (the guest itself boots several
 # times slower).
-sel=(-V vp_vdpa -V vdpa_sim -V vdpa_sim_map
+sel=(-V vp_vdpa -V vdpa_sim -V vdpa_sim_map -V vhost_net
 	-V vp_vdpa_kick_eventfd_1000 -V vp_vdpa_doorbell_mmap_64 -V vp_vdpa_doorbell_write_1400
 	-V vdpa_sim_kick_eventfd_1000 -V vdpa_sim_doorbell_mmap_64 -V vdpa_sim_doorbell_write_1400
 	-V vdpa_sim_map_kick_eventfd_1000 -V vdpa_sim_map_doorbell_mmap_64

@@ -124,3 +124,53 @@ vmm_request() {
 	echo "vmm_request: no answer to '$*'"
 	return 1
 }
+
+# kernel_nic N: VF N with the test host's own virtio_net driver again (from
+# npa, vp_vdpa or nothing), as a host without npa would drive it; prints
+# its network interface.
+kernel_nic() {
+	local bdf d drv
+	bdf=$(vf_bdf "$1") d=/sys/bus/pci/devices/$bdf
+	drv=$(basename "$(readlink "$d/driver" 2>/dev/null)")
+	# The test host has no udev to load it when a virtio device appears.
+	modprobe virtio_net || return 1
+	if [ "$drv" = npa ]; then
+		tools/npactl unbind "$bdf" >/dev/null
+	elif [ "$drv" != virtio-pci ]; then
+		[ ! -e "$d/driver" ] || echo "$bdf" >"$d/driver/unbind"
+		echo >"$d/driver_override"
+		echo "$bdf" >/sys/bus/pci/drivers/virtio-pci/bind
+	fi
+	# virtio_net's probe may come a little later.
+	for _ in $(seq 50); do
+		ls "$d"/virtio*/net 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "kernel_nic: $bdf has no network interface" >&2
+	return 1
+}
+
+# tap_bridge N: a tap (npatap0) on a bridge (npabr0) with VF N driven by
+# the test host itself, for a guest NIC backed by tap + vhost-net on VF
+# N's wire, as on a host without npa.  tap_bridge_del takes both away.
+tap_bridge() {
+	local nic
+	tap_bridge_del 2>/dev/null
+	# The VF's own address may be the guest's (the lab's VF N is
+	# 52:54:00:4e:50:0N): a bridge keeps its ports' addresses for itself.
+	nic=$(kernel_nic "$1") &&
+		ip link set "$nic" address "02:4e:50:bb:00:0$1" &&
+		modprobe -a tun bridge vhost_net &&
+		ip link add npabr0 type bridge &&
+		ip tuntap add npatap0 mode tap &&
+		ip link set npatap0 master npabr0 &&
+		ip link set "$nic" master npabr0 &&
+		ip link set "$nic" up &&
+		ip link set npatap0 up &&
+		ip link set npabr0 up
+}
+
+tap_bridge_del() {
+	ip link del npatap0
+	ip link del npabr0
+}
