@@ -264,7 +264,7 @@ static u16 npa_mdev_used_idx(struct npa_mdev_vq *vq)
 
 /*
  * Point the device's interrupts at npa (@on) or at nothing.  A reset may
- * forget them (vdpa_sim, mlx5_vdpa do), so every reset is followed by this.
+ * forget them (vdpa_sim, mlx5_vdpa do): every start sets them again.
  */
 static void npa_mdev_set_callbacks(struct npa_mdev *nm, bool on)
 {
@@ -325,7 +325,6 @@ static void npa_mdev_stop(struct npa_mdev *nm)
 			saved[i] = npa_mdev_save_base(nm, i);
 	if (vdpa_reset(nm->vdpa, 0))
 		dev_warn_ratelimited(nm->vdev.dev, "the device did not reset\n");
-	npa_mdev_set_callbacks(nm, true);
 	for (i = 0; i < nm->nvqs; i++) {
 		struct npa_mdev_vq *vq = &nm->vqs[i];
 
@@ -394,6 +393,7 @@ static int npa_mdev_driver_ok(struct npa_mdev *nm)
 		if (ret)
 			return ret;
 	}
+	npa_mdev_set_callbacks(nm, true);
 	for (i = 0; i < nm->nvqs; i++) {
 		struct npa_mdev_vq *vq = &nm->vqs[i];
 		u64 desc = vq->desc, avail = vq->avail, used = vq->used;
