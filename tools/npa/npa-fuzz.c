@@ -1343,14 +1343,15 @@ static void traffic_round(__u64 *rng)
 	if (d.device < 0)
 		return;
 	ioctl(d.device, VHOST_SET_OWNER);	/* EBUSY: it is ours already */
-	if (npa_identify(&d) || npa_start(&d, mix(rng) % 3))
-		goto out;
-	traffic.started++;
+	/* Starting kicks too (the receive buffers it posts). */
 	if (sigsetjmp(env, 1)) {
 		traffic.revoked++;
 		goto out;
 	}
 	revoked = &env;
+	if (npa_identify(&d) || npa_start(&d, mix(rng) % 3))
+		goto out;
+	traffic.started++;
 	for (i = 0; i < 16; i++) {
 		frames[i] = f;
 		lens[i] = arp_request(f, d.mac, traffic.vf);
