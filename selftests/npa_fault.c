@@ -711,7 +711,6 @@ FIXTURE_SETUP(mdev)
 	read_attr("/proc/sys/kernel/random/uuid", self->uuid,
 		  sizeof(self->uuid));
 	self->pins = pinned_pages();
-	ASSERT_EQ(0, fault_aim("npa_mdev", FAULT_DEPTH));
 }
 
 static void mdev_close(struct _test_data_mdev *self)
@@ -868,6 +867,7 @@ TEST_F_TIMEOUT(mdev, mem_table_under_faults, 1800)
 	ASSERT_EQ(0, mdev_create(self));
 	ASSERT_EQ(0, mdev_open(self));
 	ASSERT_EQ(0, ioctl(self->device, VHOST_SET_OWNER));
+	ASSERT_EQ(0, fault_aim("npa_mdev", FAULT_DEPTH));
 	EXPECT_LT(0, sweep(_metadata, &s));
 	/* After all that, the table takes and lets go of its pages. */
 	ASSERT_EQ(0, mem_table(self));
@@ -950,6 +950,7 @@ TEST_F_TIMEOUT(mdev, irqs_under_faults, 1800)
 	c.fds[1] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	ASSERT_LE(0, c.fds[0]);
 	ASSERT_LE(0, c.fds[1]);
+	ASSERT_EQ(0, fault_aim("npa_mdev", FAULT_DEPTH));
 	/* It may allocate nothing at all: then there is nothing to fail. */
 	EXPECT_LE(0, sweep(_metadata, &s));
 	close(c.fds[0]);
