@@ -137,9 +137,7 @@ kernel_nic() {
 	if [ "$drv" = npa ]; then
 		tools/npactl unbind "$bdf" >/dev/null
 	elif [ "$drv" != virtio-pci ]; then
-		[ ! -e "$d/driver" ] || echo "$bdf" >"$d/driver/unbind"
-		echo >"$d/driver_override"
-		echo "$bdf" >/sys/bus/pci/drivers/virtio-pci/bind
+		rebind "$bdf" virtio-pci
 	fi
 	# virtio_net's probe may come a little later.
 	for _ in $(seq 50); do
