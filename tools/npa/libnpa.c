@@ -425,6 +425,8 @@ int npa_start(struct npa_dev *d, enum npa_kick kick)
 			return ret;
 		features |= 1ULL << VHOST_F_LOG_ALL;
 	}
+	if (d->event_idx)
+		features |= 1ULL << VIRTIO_RING_F_EVENT_IDX;
 	features &= d->features;
 	if (ioctl(d->device, VHOST_SET_FEATURES, &features))
 		return fail("VHOST_SET_FEATURES");

@@ -56,9 +56,14 @@ struct npa_dev {
 	int config_fd;
 	int req_fd;
 	bool asked_back;
-	/* Set before npa_start(): dirty logging on, rings starting at base. */
+	/*
+	 * Set before npa_start(): dirty logging on, rings starting at base,
+	 * VIRTIO_RING_F_EVENT_IDX negotiated (where the device offers it; the
+	 * caller writes the used events, libnpa polls the used rings anyway).
+	 */
 	bool log_all;
 	__u16 base;
+	bool event_idx;
 	/* With log_all: the dirty log, and the pages the device must have written. */
 	__u8 *log, *log_expect;
 	size_t log_size;

@@ -79,6 +79,8 @@
  * @last_used: the shadow used index npa has read up to
  * @last_avail: the guest avail index npa has read up to
  * @used_idx: the guest used index npa has written up to
+ * @signalled_used: @used_idx when npa last signalled the guest
+ * @signalled_used_valid: npa signalled the guest since the relay started
  * @broken: the guest or the device broke the ring; the relay stops moving it
  * @head: per shadow head, the guest's head it carries, or NPA_RELAY_NO_HEAD
  * @chain: scratch: the chain being forwarded
@@ -95,6 +97,8 @@ struct npa_relay {
 	u16 last_used;
 	u16 last_avail;
 	u16 used_idx;
+	u16 signalled_used;
+	bool signalled_used_valid;
 	bool broken;
 	u16 *head;
 	struct vring_desc *chain;
@@ -449,16 +453,28 @@ static void relay_free_chain(struct npa_mdev_vq *vq, struct npa_relay *r,
 	r->num_free += count;
 }
 
-/* Signal the guest unless it suppressed the interrupt. */
-static void relay_call(struct npa_mdev_vq *vq, struct npa_relay *r, u16 old)
+/*
+ * Signal the guest unless it suppressed the interrupt, as vhost_notify()
+ * decides: with event index, whether the guest's used event lies between
+ * the used index of the last signal and the current one.  The first signal
+ * after the relay started is never suppressed: the guest's used event may
+ * point before the index the ring resumed at (entries published with no
+ * signal when the device stopped, before a migration or a stop), and
+ * would then hold back every signal until the index wrapped.
+ */
+static void relay_call(struct npa_mdev_vq *vq, struct npa_relay *r)
 {
 	struct npa_mdev *nm = vq->nm;
-	u16 val;
+	u16 val, old = r->signalled_used;
+	bool valid = r->signalled_used_valid;
 
 	/* The used index store before the suppression load. */
 	smp_mb();
 	if (relay_has(nm, VIRTIO_RING_F_EVENT_IDX)) {
-		if (relay_guest_u16(nm, vq->avail + 4 + 2ULL * r->num, &val,
+		r->signalled_used = r->used_idx;
+		r->signalled_used_valid = true;
+		if (valid &&
+		    relay_guest_u16(nm, vq->avail + 4 + 2ULL * r->num, &val,
 				    false) &&
 		    !vring_need_event(val, r->used_idx, old))
 			return;
@@ -471,10 +487,10 @@ static void relay_call(struct npa_mdev_vq *vq, struct npa_relay *r, u16 old)
 
 /*
  * Device -> guest: copy the used entries of the shadow ring into the
- * guest's used ring, with the guest's heads, then publish its index.
+ * guest's used ring, with the guest's heads, publish its index and signal
+ * the guest.
  */
-static void relay_used(struct npa_mdev_vq *vq, struct npa_relay *r,
-		       bool call)
+static void relay_used(struct npa_mdev_vq *vq, struct npa_relay *r)
 {
 	struct npa_mdev *nm = vq->nm;
 	u16 idx, old = r->used_idx, id;
@@ -532,8 +548,8 @@ static void relay_used(struct npa_mdev_vq *vq, struct npa_relay *r,
 		}
 		relay_log_used(vq, r, 2, 2);
 	}
-	if (call && r->used_idx != old)
-		relay_call(vq, r, old);
+	if (r->used_idx != old)
+		relay_call(vq, r);
 }
 
 void npa_relay_work(struct work_struct *work)
@@ -546,7 +562,7 @@ void npa_relay_work(struct work_struct *work)
 	mutex_lock(&nm->lock);
 	r = vq->relay;
 	if (r && !r->broken)
-		relay_used(vq, r, true);
+		relay_used(vq, r);
 	if (r && !r->broken)
 		relay_avail(vq, r);
 	mutex_unlock(&nm->lock);
@@ -632,8 +648,10 @@ err:
 }
 
 /*
- * The device was reset: copy back what it used before it stopped, keep the
- * index to resume from in vq->base and let go of the shadow ring.
+ * The device was reset: copy back what it used before it stopped, with a
+ * signal as any used entry gets (a stopped VM finds it pending when it
+ * runs again, here or on a migration's destination), keep the index to
+ * resume from in vq->base and let go of the shadow ring.
  */
 void npa_relay_stop(struct npa_mdev_vq *vq)
 {
@@ -643,7 +661,7 @@ void npa_relay_stop(struct npa_mdev_vq *vq)
 	if (!r)
 		return;
 	if (!r->broken)
-		relay_used(vq, r, false);
+		relay_used(vq, r);
 	vq->base = r->used_idx;
 	down_write(&nm->doorbell_lock);
 	vq->relay = NULL;
