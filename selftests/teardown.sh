@@ -86,8 +86,15 @@ strike() {
 	unplug)
 		hmp_ok unplug $vf || return 1
 		# pciehp: the attention button, then the removal.
-		wait_path ! -e "/sys/bus/pci/devices/$BDF" 60 ||
-			{ echo "$BDF still there a minute after device_del"; return 1; }
+		wait_path ! -e "/sys/bus/pci/devices/$BDF" 60 || {
+			echo "$BDF still there a minute after device_del"
+			# Where the slot stands, and what pciehp said.
+			lspci -vvv -s "$(basename "$(dirname "$(readlink -f \
+				"/sys/bus/pci/devices/$BDF")")")" |
+				grep -E "Slot|SltCtl|SltSta|Changed|MSI:"
+			dmesg | grep -E "pciehp|pcieport" | tail -n 5
+			return 1
+		}
 		hmp_ok plug $vf || return 1
 		wait_path -e "/sys/bus/pci/devices/$BDF/driver" 60 ||
 			{ echo "$BDF did not come back with a driver"; return 1; }
