@@ -89,8 +89,7 @@ strike() {
 		wait_path ! -e "/sys/bus/pci/devices/$BDF" 60 || {
 			echo "$BDF still there a minute after device_del"
 			# Where the slot stands, and what pciehp said.
-			lspci -vvv -s "$(basename "$(dirname "$(readlink -f \
-				"/sys/bus/pci/devices/$BDF")")")" |
+			lspci -vvv -s "$(basename "$(readlink -f "/sys/bus/pci/devices/$BDF/..")")" |
 				grep -E "Slot|SltCtl|SltSta|Changed|MSI:"
 			dmesg | grep -E "pciehp|pcieport" | tail -n 5
 			return 1
