@@ -85,13 +85,12 @@ strike() {
 		;;
 	unplug)
 		hmp_ok unplug $vf || return 1
-		# pciehp: the attention button, then the removal.
+		# q35's ACPI hotplug: an eject request acpiphp serves.
 		wait_path ! -e "/sys/bus/pci/devices/$BDF" 60 || {
 			echo "$BDF still there a minute after device_del"
-			# Where the slot stands, and what pciehp said.
-			lspci -vvv -s "$(basename "$(readlink -f "/sys/bus/pci/devices/$BDF/..")")" |
-				grep -E "Slot|SltCtl|SltSta|Changed|MSI:"
-			dmesg | grep -E "pciehp|pcieport" | tail -n 5
+			# Who serves the slot, and what it said.
+			ls /sys/bus/pci/slots
+			dmesg | grep -E "acpiphp|pciehp|ACPI" | tail -n 5
 			return 1
 		}
 		hmp_ok plug $vf || return 1
