@@ -106,6 +106,8 @@ if [ "$mode" = stream ]; then
 	for p in $(seq "$phases"); do
 		echo "STREAM-BEGIN $p"
 		check npa-udp "$peer" stream "$secs" "$size"
+		# Per queue, for a phase in which one way went quiet.
+		grep virtio /proc/interrupts | sed 's/^/guest: /'
 		echo "STREAM-END $p"
 		# The next phase when the host says so (a line on the console).
 		[ "$p" = "$phases" ] || { echo "STREAM-WAIT $p"; read -r go; }
