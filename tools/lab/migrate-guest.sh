@@ -135,7 +135,8 @@ wait_for() {
 	while ! grep -q "$2" "$run/$1.log"; do
 		if [ $SECONDS -ge $deadline ] ||
 			{ grep -q "^GUEST-RESULT" "$run/$1.log" && ! grep -q "$2" "$run/$1.log"; }; then
-			echo "migrate: $1 never printed '$2'"
+			echo "migrate: $1 never printed '$2'; its console ends:"
+			tail -n 15 "$run/$1.log" | sed "s/^/migrate: $1: /"
 			return 1
 		fi
 		sleep 0.5
