@@ -3097,15 +3097,15 @@ static int stall_ms(int phase)
 {
 	static const char key[] = "udp stream: the guest stood still for ";
 	const char *p = out;
-	int i, most, all;
+	int i, ms;
 
 	for (i = 0; i < phase && p; i++) {
 		p = strstr(p, key);
 		if (p && i + 1 < phase)
 			p++;
 	}
-	return p && sscanf(p + strlen(key), "%d ms at most, %d ms in all",
-			   &most, &all) == 2 ? all : -1;
+	return p && sscanf(p + strlen(key), "%*d ms at most, %d ms in all",
+			   &ms) == 1 ? ms : -1;
 }
 
 /* The downtime QEMU reported for migration @what ("A->B"), -1 if none. */
