@@ -82,6 +82,8 @@
  * @signalled_used: @used_idx when npa last signalled the guest
  * @signalled_used_valid: npa signalled the guest since the relay started
  * @broken: the guest or the device broke the ring; the relay stops moving it
+ * @log_page: the page of the dirty log pinned for this pass, or NULL
+ * @log_uaddr: the user address of @log_page
  * @head: per shadow head, the guest's head it carries, or NPA_RELAY_NO_HEAD
  * @chain: scratch: the chain being forwarded
  */
@@ -100,6 +102,8 @@ struct npa_relay {
 	u16 signalled_used;
 	bool signalled_used_valid;
 	bool broken;
+	struct page *log_page;
+	unsigned long log_uaddr;
 	u16 *head;
 	struct vring_desc *chain;
 };
@@ -189,41 +193,69 @@ static bool relay_logging(struct npa_mdev *nm)
 	return nm->log_base && (nm->features & BIT_ULL(VHOST_F_LOG_ALL));
 }
 
+/* Let go of the log page relay_log_get() pinned, marking it dirty. */
+static void relay_log_put(struct npa_relay *r)
+{
+	if (!r->log_page)
+		return;
+	unpin_user_pages_dirty_lock(&r->log_page, 1, true);
+	r->log_page = NULL;
+}
+
+/*
+ * Pin the log page at @uaddr for the rest of this pass, unless it is the
+ * one pinned already: a pass marks its pages one log page (128 MiB of
+ * guest memory) at a time, from a kworker without the owner's mm.
+ */
+static int relay_log_get(struct npa_mdev *nm, struct npa_relay *r,
+			 unsigned long uaddr)
+{
+	struct mm_struct *mm = nm->mm;
+	long n;
+
+	if (r->log_page && r->log_uaddr == uaddr)
+		return 0;
+	relay_log_put(r);
+	if (!mmget_not_zero(mm))
+		return -ESRCH;
+	mmap_read_lock(mm);
+	n = pin_user_pages_remote(mm, uaddr, 1, FOLL_WRITE, &r->log_page,
+				  NULL);
+	mmap_read_unlock(mm);
+	mmput(mm);
+	if (n != 1) {
+		r->log_page = NULL;
+		return n < 0 ? n : -EFAULT;
+	}
+	r->log_uaddr = uaddr;
+	return 0;
+}
+
 /*
  * Set the bits of guest pages @first to @last in the owner's log, a log
  * page at a time, as vhost's set_bit_to_user() does.
  */
-static int relay_set_bits(struct npa_mdev *nm, u64 first, u64 last)
+static int relay_set_bits(struct npa_mdev *nm, struct npa_relay *r,
+			  u64 first, u64 last)
 {
-	struct mm_struct *mm = nm->mm;
 	unsigned long log_page;
-	struct page *page;
 	u64 bit, end;
-	long n = 0;
+	int ret;
 	u8 *p;
 
-	if (!mmget_not_zero(mm))
-		return 0;	/* the owner is gone: no one reads the log */
-	mmap_read_lock(mm);
 	for (; first <= last; first = end + 1) {
 		log_page = (nm->log_base + first / 8) & PAGE_MASK;
 		/* The last guest page whose bit is in this log page. */
 		end = min(last, (log_page + PAGE_SIZE - nm->log_base) * 8 - 1);
-		n = pin_user_pages_remote(mm, log_page, 1, FOLL_WRITE, &page,
-					  NULL);
-		if (n != 1)
-			break;
-		p = kmap_local_page(page);
+		ret = relay_log_get(nm, r, log_page);
+		if (ret)
+			return ret;
+		p = kmap_local_page(r->log_page);
 		for (bit = first; bit <= end; bit++)
 			set_bit((nm->log_base + bit / 8 - log_page) * 8 + bit % 8,
 				(unsigned long *)p);
 		kunmap_local(p);
-		unpin_user_pages_dirty_lock(&page, 1, true);
 	}
-	mmap_read_unlock(mm);
-	mmput(mm);
-	if (first <= last)
-		return n < 0 ? n : -EFAULT;
 	return 0;
 }
 
@@ -236,9 +268,10 @@ static void relay_log(struct npa_mdev_vq *vq, struct npa_relay *r, u64 gpa,
 
 	if (!len || !relay_logging(nm) || r->broken)
 		return;
-	ret = relay_set_bits(nm, gpa / NPA_LOG_PAGE,
+	ret = relay_set_bits(nm, r, gpa / NPA_LOG_PAGE,
 			     (gpa + len - 1) / NPA_LOG_PAGE);
-	if (!ret)
+	/* -ESRCH: the owner is gone, no one reads the log. */
+	if (!ret || ret == -ESRCH)
 		return;
 	dev_warn_ratelimited(nm->vdev.dev,
 			     "queue %u: the dirty log at 0x%llx is not writable (%d): the queue stops\n",
@@ -565,6 +598,8 @@ void npa_relay_work(struct work_struct *work)
 		relay_used(vq, r);
 	if (r && !r->broken)
 		relay_avail(vq, r);
+	if (r)
+		relay_log_put(r);
 	mutex_unlock(&nm->lock);
 }
 
@@ -631,6 +666,7 @@ int npa_relay_start(struct npa_mdev_vq *vq, u64 *desc, u64 *avail, u64 *used)
 		goto err;
 	}
 	relay_log_used(vq, r, 0, 2);
+	relay_log_put(r);
 
 	*desc = r->iova;
 	*avail = r->iova + ((void *)r->vr.avail - r->ring);
@@ -662,6 +698,7 @@ void npa_relay_stop(struct npa_mdev_vq *vq)
 		return;
 	if (!r->broken)
 		relay_used(vq, r);
+	relay_log_put(r);
 	vq->base = r->used_idx;
 	down_write(&nm->doorbell_lock);
 	vq->relay = NULL;
