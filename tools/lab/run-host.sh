@@ -86,6 +86,10 @@ debug)
 	# machine trips them at the defaults (soft lockups of 22 to 64 s and
 	# an RCU stall of 100 s seen while booting Debian's kernel, load 15).
 	kargs+=" watchdog_thresh=60 rcupdate.rcu_cpu_stall_timeout=300"
+	# 4-level paging (docs/debug-findings.md, finding 9): with 5-level
+	# paging, an interrupt while identify_cpu() rebuilds the CPU's
+	# feature bits made KASAN see the direct map as a wild address.
+	kargs+=" no5lvl"
 	;;
 *)
 	echo "run-host: -K debian or debug" >&2
