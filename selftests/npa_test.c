@@ -3064,7 +3064,8 @@ FIXTURE_TEARDOWN(migrate)
 
 /*
  * What arrived of the stream of phase @phase (1 to 3) in direction @dir
- * ("tx": guest to peer, "rx"), from migrate-guest.sh's output in out[].
+ * ("tx": guest to peer, "rx"), from migrate-guest.sh's output in out[]: the
+ * guest's reports said again at its end (guest-init.sh).
  */
 struct stream_counts {
 	unsigned int good, sent, lost, dup, corrupt;
@@ -3072,16 +3073,11 @@ struct stream_counts {
 
 static bool stream_phase(int phase, const char *dir, struct stream_counts *c)
 {
-	char key[32];
-	const char *p = out;
-	int i;
+	char key[48];
+	const char *p;
 
-	snprintf(key, sizeof(key), "udp stream %s: ", dir);
-	for (i = 0; i < phase && p; i++) {
-		p = strstr(p, key);
-		if (p && i + 1 < phase)
-			p++;
-	}
+	snprintf(key, sizeof(key), "phase %d: udp stream %s: ", phase, dir);
+	p = strstr(out, key);
 	return p && sscanf(p + strlen(key),
 			   "%u of %u payloads as sent: %u lost, %u duplicated, %*u reordered, %u corrupt",
 			   &c->good, &c->sent, &c->lost, &c->dup,
@@ -3095,15 +3091,13 @@ static bool stream_phase(int phase, const char *dir, struct stream_counts *c)
  */
 static int stall_ms(int phase)
 {
-	static const char key[] = "udp stream: the guest stood still for ";
-	const char *p = out;
-	int i, ms;
+	char key[64];
+	const char *p;
+	int ms;
 
-	for (i = 0; i < phase && p; i++) {
-		p = strstr(p, key);
-		if (p && i + 1 < phase)
-			p++;
-	}
+	snprintf(key, sizeof(key),
+		 "phase %d: udp stream: the guest stood still for ", phase);
+	p = strstr(out, key);
 	return p && sscanf(p + strlen(key), "%*d ms at most, %d ms in all",
 			   &ms) == 1 ? ms : -1;
 }

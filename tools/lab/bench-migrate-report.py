@@ -23,10 +23,13 @@ import sys
 
 MIG_RE = re.compile(r"migrate: (\w)->(\w) ([a-z-]+): total time ([0-9]*)"
                     r"[^,]*, downtime ([0-9]*)")
-STILL_RE = re.compile(r"udp stream: the guest stood still for ([0-9]+) ms")
-STREAM_RE = re.compile(r"udp stream (tx|rx): ([0-9]+) of ([0-9]+) payloads "
-                       r"as sent: ([0-9]+) lost, ([0-9]+) duplicated, "
-                       r"([0-9]+) reordered, ([0-9]+) corrupt")
+# Each phase's report as the guest says it again at its end (guest-init.sh).
+STILL_RE = re.compile(r"phase ([0-9]): udp stream: the guest stood still "
+                      r"for ([0-9]+) ms")
+STREAM_RE = re.compile(r"phase ([0-9]): udp stream (tx|rx): ([0-9]+) of "
+                       r"([0-9]+) payloads as sent: ([0-9]+) lost, "
+                       r"([0-9]+) duplicated, ([0-9]+) reordered, "
+                       r"([0-9]+) corrupt")
 ERR_RE = re.compile(r"\b[Ee]rror\b|did not start|no end|never printed|"
                     r"FAILED|qemu-system|raise -s")
 # A hurt kernel (lib-host.sh's hurt_pattern), in the test host's console.
@@ -44,18 +47,18 @@ def parse(d, path, rnd, rc):
     text = open(os.path.join(d, "out.log"), errors="replace").read()
     lines = text.splitlines()
     phases = []
-    still = [int(m.group(1)) for m in STILL_RE.finditer(text)]
-    streams = {"tx": [], "rx": []}
+    still = {int(m.group(1)): int(m.group(2))
+             for m in STILL_RE.finditer(text)}
+    streams = {}
     for m in STREAM_RE.finditer(text):
-        streams[m.group(1)].append(
-            {"good": int(m.group(2)), "sent": int(m.group(3)),
-             "lost": int(m.group(4)), "dup": int(m.group(5)),
-             "reordered": int(m.group(6)), "corrupt": int(m.group(7))})
+        streams[(int(m.group(1)), m.group(2))] = {
+            "good": int(m.group(3)), "sent": int(m.group(4)),
+            "lost": int(m.group(5)), "dup": int(m.group(6)),
+            "reordered": int(m.group(7)), "corrupt": int(m.group(8))}
     for i in range(3):
-        ph = {"phase": i + 1,
-              "still_ms": still[i] if i < len(still) else None}
+        ph = {"phase": i + 1, "still_ms": still.get(i + 1)}
         for k in ("tx", "rx"):
-            s = streams[k][i] if i < len(streams[k]) else {}
+            s = streams.get((i + 1, k), {})
             ph["sent_" + k] = s.get("sent")
             for f in ("lost", "dup", "corrupt", "reordered"):
                 ph["%s_%s" % (f, k)] = s.get(f)

@@ -11,7 +11,8 @@
 # tools/lab/wbinvd-guest.sh) and nothing else, npa.mode=stream to stream
 # numbered datagrams both ways first (npa.phases phases of npa.secs, each
 # after the first once a line comes on the console, while the guest
-# migrates: migrate-guest.sh), then check as usual.
+# migrates: migrate-guest.sh; each phase's report said again at the end),
+# then check as usual.
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
@@ -103,14 +104,23 @@ fi
 # way (a duplicated or corrupt datagram fails it); then the usual checks.
 if [ "$mode" = stream ]; then
 	until ping -c 1 -W 1 "$peer" >/dev/null; do :; done
+	mkdir -p /tmp
 	for p in $(seq "$phases"); do
 		echo "STREAM-BEGIN $p"
-		check npa-udp "$peer" stream "$secs" "$size"
+		check npa-udp "$peer" stream "$secs" "$size" >"/tmp/stream-$p" 2>&1
+		cat "/tmp/stream-$p"
 		# Per queue, for a phase in which one way went quiet.
 		grep virtio /proc/interrupts | sed 's/^/guest: /'
 		echo "STREAM-END $p"
 		# The next phase when the host says so (a line on the console).
 		[ "$p" = "$phases" ] || { echo "STREAM-WAIT $p"; read -r go; }
+	done
+	# Each phase's report again, "phase P: udp stream ...", for the
+	# readers: a line the guest printed while it switched QEMUs can be
+	# split between their consoles, but none switches after the last
+	# phase.
+	for p in $(seq "$phases"); do
+		sed -n "s/^udp stream/phase $p: &/p" "/tmp/stream-$p"
 	done
 fi
 check ping -c 3 -W 10 "$peer"

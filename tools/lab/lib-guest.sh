@@ -38,7 +38,7 @@ guest_hmp() {
 }
 
 # The lines of the guest's console that say what it does.
-guest_pattern='^(guest|udp|GUEST|STREAM|PING|[0-9]+ bytes from|---|round-trip|qemu)|vhost-vfio'
+guest_pattern='^(guest|udp|phase [0-9]+: udp|GUEST|STREAM|PING|[0-9]+ bytes from|---|round-trip|qemu)|vhost-vfio'
 
 # guest_lines LOG PID: follow the guest's console (until its QEMU, PID,
 # exits), printing those lines.
