@@ -130,11 +130,20 @@ far() {
 	done
 }
 
+# running NAME: QEMU NAME has not exited (one on another test host is
+# taken to run).
+running() {
+	[[ ${mon[$1]} != /* ]] || pid "$1" >/dev/null
+}
+
 # wait_for NAME PATTERN: until the console of NAME has a line PATTERN.
 wait_for() {
 	while ! grep -q "$2" "$run/$1.log"; do
-		if [ $SECONDS -ge $deadline ] ||
-			{ grep -q "^GUEST-RESULT" "$run/$1.log" && ! grep -q "$2" "$run/$1.log"; }; then
+		if [ $SECONDS -ge $deadline ] || ! running "$1" ||
+			grep -q "^GUEST-RESULT" "$run/$1.log"; then
+			# It may have come just before the end.
+			! grep -q "$2" "$run/$1.log" || return 0
+			running "$1" || echo "migrate: QEMU $1 has exited"
 			echo "migrate: $1 never printed '$2'; its console ends:"
 			tail -n 15 "$run/$1.log" | sed "s/^/migrate: $1: /"
 			return 1
