@@ -233,7 +233,8 @@ static int relay_log_get(struct npa_mdev *nm, struct npa_relay *r,
 
 /*
  * Set the bits of guest pages @first to @last in the owner's log, a log
- * page at a time, as vhost's set_bit_to_user() does.
+ * page at a time, in the page relay_log_get() keeps pinned for the pass;
+ * each bit as vhost's set_bit_to_user() sets it.
  */
 static int relay_set_bits(struct npa_mdev *nm, struct npa_relay *r,
 			  u64 first, u64 last)
