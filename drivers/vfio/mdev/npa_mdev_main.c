@@ -1289,12 +1289,14 @@ static vm_fault_t npa_mdev_notify_fault(struct vm_fault *vmf)
 	struct npa_mdev *nm = vma->vm_private_data;
 	u16 qid = vma->vm_pgoff + ((vmf->address - vma->vm_start) >> PAGE_SHIFT);
 	vm_fault_t ret = VM_FAULT_SIGBUS;
+	phys_addr_t pa;
 
 	/* A relaying queue's kicks must reach npa, not the device. */
 	down_read(&nm->doorbell_lock);
-	if (!nm->vqs[qid].relay)
+	pa = npa_mdev_doorbell(nm, qid);
+	if (!nm->vqs[qid].relay && pa)
 		ret = vmf_insert_pfn(vma, vmf->address & PAGE_MASK,
-				     PHYS_PFN(npa_mdev_doorbell(nm, qid)));
+				     PHYS_PFN(pa));
 	up_read(&nm->doorbell_lock);
 	return ret;
 }
