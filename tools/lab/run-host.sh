@@ -86,16 +86,18 @@ debug)
 	# machine trips them at the defaults (soft lockups of 22 to 64 s and
 	# an RCU stall of 100 s seen while booting Debian's kernel, load 15).
 	kargs+=" watchdog_thresh=60 rcupdate.rcu_cpu_stall_timeout=300"
-	# 4-level paging (docs/debug-findings.md, finding 9): with 5-level
-	# paging, an interrupt while identify_cpu() rebuilds the CPU's
-	# feature bits made KASAN see the direct map as a wild address.
-	kargs+=" no5lvl"
 	;;
 *)
 	echo "run-host: -K debian or debug" >&2
 	exit 2
 	;;
 esac
+# 4-level paging, though QEMU's TCG offers LA57 (docs/debug-findings.md):
+# on 5-level paging KVM runs the lab guest on 5-level nested page tables,
+# and under TCG's SVM that guest triple-faulted and the test host's memory
+# was damaged (finding 11); the debug kernel's KASAN also saw the direct
+# map as wild while identify_cpu() rebuilt the CPU's features (finding 9).
+kargs+=" no5lvl"
 qemu=${NPA_QEMU:-}
 [ -n "$qemu" ] || qemu=$("$here/build-qemu.sh")
 vmm=${NPA_HOST_QEMU:-$qemu}
